@@ -1,0 +1,34 @@
+"""tfbt: Barlow Twins user-sequence representations and sequential recommendation in TF/Keras."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tfbt",
+    version="0.1.0",
+    description=("Barlow Twins self-supervised user-sequence encoders and BT-SR sequential "
+                 "recommendation for TensorFlow/Keras"),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tfbt", "tfbt.*", "tfrecords_builder", "tfrecords_builder.*"]),
+    include_package_data=True,
+    install_requires=[
+        "tensorflow==2.21.*",
+        "tf-keras==2.21.*",
+        "tensorboard",
+        "tensorflow-recommenders>=0.7.3",
+        "keras>=3.15",
+        "keras-hub",
+        "keras-rs",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "tqdm",
+        "matplotlib",
+    ],
+    extras_require={
+        "beam": ["apache-beam"],
+        "dev": ["pytest", "pytest-timeout", "nbclient", "nbformat", "ipykernel", "apache-beam"],
+    },
+    entry_points={"console_scripts": ["tfbt=tfbt.cli:main"]},
+)

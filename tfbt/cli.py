@@ -1,0 +1,55 @@
+"""The ``tfbt`` command line: one subcommand per stage of the pipeline.
+
+Each subcommand lives in the module that implements it, which provides a function that adds
+its arguments to a parser and one that runs it (``run(args) -> int``, the exit code). Modules are imported only when their
+subcommand runs, so ``tfbt --help`` answers without loading TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import tfbt  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+# name -> (module, its add-arguments function, its run function, help).
+SUBCOMMANDS = {
+    "build": ("tfrecords_builder.cli", "add_build_arguments", "run_build",
+              "raw interaction logs -> sharded TFRecords"),
+    "download": ("tfrecords_builder.download", "add_download_arguments", "run_download",
+                 "download a MovieLens dataset from GroupLens"),
+    "pretrain": ("tfbt.pretrain", "add_arguments", "run",
+                 "Barlow Twins pretraining of a user-sequence encoder (Liu et al. 2025)"),
+    "demo": ("tfbt.demo", "add_arguments", "run",
+             "the end-to-end demo on the embedded synthetic dataset"),
+}
+
+
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfbt", description="Barlow Twins user-sequence representations and sequential "
+        "recommendation for TensorFlow/Keras.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, add_arguments, run, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            getattr(module, add_arguments)(sub)
+            sub.set_defaults(run=getattr(module, run))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

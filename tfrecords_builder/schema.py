@@ -1,0 +1,128 @@
+"""The data contract between the builder and everything downstream.
+
+One ``tf.train.Example`` per user:
+
+* ``user_id``: int64, the user's index (1..num_users, raw ids in ``user_vocab.txt``).
+* ``item_ids``: int64 list, chronological, item indices 1..num_items
+  (0 is padding, ``num_items + 1`` the mask token; raw ids in ``item_vocab.txt``).
+* ``timestamps``: int64 list aligned with ``item_ids`` (only when the source has times).
+* one int64 scalar per label (``favorite_genre``, ``gender``, ...): an index into that
+  label's vocabulary in ``metadata.json``, or ``MISSING_LABEL`` when the user has none.
+
+``metadata.json`` sits beside the shards; every size downstream is read from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+BUILDER_VERSION = "1.0.0"
+METADATA_FILE = "metadata.json"
+ITEM_VOCAB_FILE = "item_vocab.txt"
+USER_VOCAB_FILE = "user_vocab.txt"
+ITEM_INFO_FILE = "items.tsv"
+
+USER_ID = "user_id"
+ITEM_IDS = "item_ids"
+TIMESTAMPS = "timestamps"
+PAD_ID = 0
+MISSING_LABEL = -1
+KNOWN_LABELS = ("favorite_genre", "gender", "age", "occupation")
+
+
+class MetadataError(ValueError):
+    """metadata.json is missing, malformed, or does not match the shards beside it."""
+
+
+@dataclasses.dataclass
+class Metadata:
+    """Everything a consumer needs to know about a built dataset.
+
+    Attributes:
+      num_users: number of users (= number of records).
+      num_items: catalogue size; item indices run 1..num_items.
+      num_interactions: total length of all sequences.
+      shards: shard file names, relative to the dataset folder.
+      shard_records: number of records in each shard, aligned with ``shards``.
+      labels: label name -> vocabulary (the stored int is an index into it).
+      has_timestamps: whether records carry ``timestamps``.
+      split: default split protocol for consumers (``leave_one_out``).
+      source_format: the reader that produced the data (``movielens-100k``, ...).
+      sources: ``[{"path": ..., "md5": ...}]`` of every file read.
+      options: the build options (filters, dedupe, shard count, ...).
+      shortest_sequence: length of the shortest stored sequence (0 when unknown), so the input
+        pipeline can skip per-batch filtering when every user is long enough.
+      item_titles: whether ``items.tsv`` has titles (for printing recommendations).
+      item_genres: whether ``items.tsv`` has genres (for calibration metrics).
+      builder_version: ``BUILDER_VERSION`` of the writer.
+    """
+
+    num_users: int
+    num_items: int
+    num_interactions: int
+    shards: list[str]
+    shard_records: list[int]
+    labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    has_timestamps: bool = False
+    split: str = "leave_one_out"
+    source_format: str = ""
+    sources: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shortest_sequence: int = 0
+    item_titles: bool = False
+    item_genres: bool = False
+    builder_version: str = BUILDER_VERSION
+
+    @property
+    def mask_id(self) -> int:
+        """Reserved item index used by masking augmentations."""
+        return self.num_items + 1
+
+    @property
+    def vocab_size(self) -> int:
+        """Embedding-table size: padding, items 1..N and the mask token."""
+        return self.num_items + 2
+
+    def save(self, directory: str | os.PathLike) -> None:
+        path = Path(directory) / METADATA_FILE
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "Metadata":
+        """Reads and checks ``metadata.json``; raises ``MetadataError`` with the reason."""
+        path = Path(directory) / METADATA_FILE
+        if not path.is_file():
+            raise MetadataError(f"{path}: not found; is {directory} a folder written by `tfbt build`?")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise MetadataError(f"{path}: not valid JSON ({err})") from err
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        missing = required - raw.keys()
+        if missing:
+            raise MetadataError(f"{path}: missing fields {sorted(missing)}")
+        meta = cls(**{k: v for k, v in raw.items() if k in names})
+        if len(meta.shards) != len(meta.shard_records):
+            raise MetadataError(f"{path}: {len(meta.shards)} shards but "
+                                f"{len(meta.shard_records)} shard_records entries")
+        if sum(meta.shard_records) != meta.num_users:
+            raise MetadataError(f"{path}: shard_records sum to {sum(meta.shard_records)}, "
+                                f"expected num_users={meta.num_users}")
+        for shard in meta.shards:
+            if not (Path(directory) / shard).is_file():
+                raise MetadataError(f"{path}: shard {shard} listed but missing from {directory}")
+        return meta
+
+    def shard_paths(self, directory: str | os.PathLike) -> list[str]:
+        return [str(Path(directory) / s) for s in self.shards]
+
+
+def read_vocab(directory: str | os.PathLike, name: str = ITEM_VOCAB_FILE) -> list[str]:
+    """Raw ids in index order: line ``i`` holds the raw id of index ``i + 1``."""
+    return Path(directory, name).read_text().splitlines()
