@@ -1,0 +1,188 @@
+"""``tfbt build`` / ``python -m tfrecords_builder``: read a source, write a dataset, print stats.
+
+Imports TensorFlow, Beam and the readers only inside ``run_build`` and ``dataset_statistics``,
+so building the parser (``tfbt --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# CLI flag -> reader keyword (passed only when given: most formats take none of them).
+READER_OPTIONS = ("user_col", "item_col", "time_col", "rating_col", "sep")
+_SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "space": " ", "comma": ",", "pipe": "|"}
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``tfbt build`` arguments to ``parser``."""
+    from tfrecords_builder.readers import FORMATS
+
+    parser.add_argument("--format", required=True, choices=FORMATS, help="source format")
+    parser.add_argument("--input", required=True, metavar="PATH",
+                        help="source file or folder (a MovieLens folder, a text/CSV file, ...)")
+    parser.add_argument("--output", required=True, metavar="DIR",
+                        help="dataset folder to write (must not exist unless --overwrite)")
+    filters = parser.add_argument_group("filtering")
+    filters.add_argument("--min-user-interactions", type=int, default=0, metavar="K",
+                         help="k-core: drop users with fewer interactions, repeatedly")
+    filters.add_argument("--min-item-interactions", type=int, default=0, metavar="K",
+                         help="k-core: drop items with fewer interactions, repeatedly")
+    filters.add_argument("--min-sequence-length", type=int, default=1, metavar="L",
+                         help="drop users whose sequence is shorter after filtering")
+    filters.add_argument("--rating-threshold", type=float, default=None, metavar="R",
+                         help="keep only interactions rated >= R (default: keep all)")
+    filters.add_argument("--dedupe", choices=("keep", "first"), default="keep",
+                         help="repeated user-item interactions: keep them all, or only the "
+                              "earliest (default: keep)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--num-shards", type=int, default=None, metavar="K",
+                        help="shard count (default: about one per 1M interactions, at most 64)")
+    output.add_argument("--compression", choices=("GZIP",), default=None,
+                        help="compress shards (default: none)")
+    output.add_argument("--overwrite", action="store_true",
+                        help="replace an existing dataset folder")
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    beam = parser.add_argument_group("Apache Beam")
+    beam.add_argument("--beam", action="store_true",
+                      help="build with the Beam pipeline (same output as the local build)")
+    beam.add_argument("--runner", default="DirectRunner", help="Beam runner (with --beam)")
+    reader = parser.add_argument_group("reader options (table format)")
+    reader.add_argument("--user-col", help="user id column")
+    reader.add_argument("--item-col", help="item id column")
+    reader.add_argument("--time-col", help="timestamp column (default: row order)")
+    reader.add_argument("--rating-col", help="rating column")
+    reader.add_argument("--sep", help="field separator (a character, or tab/space/comma/pipe)")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Runs the build described by ``args``; prints statistics. Returns the exit status:
+    0, or 2 after printing the error (bad input, nothing left, output in the way)."""
+    from tfrecords_builder import readers
+    from tfrecords_builder.build import BuildError, BuildOptions, build
+    from tfrecords_builder.schema import MetadataError
+
+    reader_options = {name: getattr(args, name) for name in READER_OPTIONS
+                      if getattr(args, name) is not None}
+    if "sep" in reader_options:
+        reader_options["sep"] = _SEPARATOR_NAMES.get(reader_options["sep"], reader_options["sep"])
+    try:
+        options = BuildOptions(
+            min_user_interactions=args.min_user_interactions,
+            min_item_interactions=args.min_item_interactions,
+            rating_threshold=args.rating_threshold, dedupe=args.dedupe,
+            num_shards=args.num_shards, compression=args.compression,
+            min_sequence_length=args.min_sequence_length)
+        raw = readers.read_source(args.format, args.input, **reader_options)
+        if args.beam:
+            try:
+                from tfrecords_builder.beam_pipeline import run_beam_build
+            except ModuleNotFoundError as err:
+                raise BuildError(f"--beam needs Apache Beam ({err}); install it with "
+                                 f"`pip install tfbt[beam]`") from err
+            run_beam_build(raw, args.output, options, [f"--runner={args.runner}"],
+                           overwrite=args.overwrite)
+        else:
+            build(raw, args.output, options, progress=not args.quiet, overwrite=args.overwrite)
+        stats = dataset_statistics(args.output)
+    except (readers.ReaderError, BuildError, MetadataError, OSError) as err:
+        print(f"tfbt build: error: {err}", file=sys.stderr)
+        return 2
+    print(format_statistics(args.output, stats))
+    return 0
+
+
+def dataset_statistics(out_dir: str | os.PathLike) -> dict:
+    """Counts read back from a written dataset's shards (not trusted from metadata.json).
+
+    Returns:
+      ``{"users", "items", "interactions", "density", "sequence_length": {"min", "median",
+      "mean", "max"}, "labels": {name: {"classes": {class: users}, "missing": users}}}``.
+
+    Raises:
+      MetadataError: metadata.json is invalid or disagrees with the shards.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from tfrecords_builder import schema
+
+    meta = schema.Metadata.load(out_dir)
+    features = {schema.ITEM_IDS: tf.io.RaggedFeature(tf.int64),
+                **{name: tf.io.FixedLenFeature([], tf.int64) for name in meta.labels}}
+
+    def summarise(batch):
+        parsed = tf.io.parse_example(batch, features)
+        items = parsed.pop(schema.ITEM_IDS)
+        flat = tf.concat([items.flat_values, [1]], axis=0)  # [1]: min/max of an all-empty batch
+        return {"length": items.row_lengths(), "low": tf.reduce_min(flat),
+                "high": tf.reduce_max(flat), **parsed}
+
+    lengths, labels, low, high = [], {name: [] for name in meta.labels}, 1, 1
+    for path in meta.shard_paths(out_dir):
+        shard = tf.data.TFRecordDataset(path, "GZIP" if path.endswith(".gz") else "")
+        for batch in shard.batch(4096).map(summarise).as_numpy_iterator():
+            lengths.append(batch["length"])
+            low, high = min(low, batch["low"]), max(high, batch["high"])
+            for name in labels:
+                labels[name].append(batch[name])
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    problems = []
+    if len(lengths) != meta.num_users:
+        problems.append(f"{len(lengths)} records but num_users={meta.num_users}")
+    if lengths.sum() != meta.num_interactions:
+        problems.append(f"{lengths.sum()} interactions but num_interactions="
+                        f"{meta.num_interactions}")
+    if low < 1 or high > meta.num_items:
+        problems.append(f"item ids span {low}..{high}, outside 1..{meta.num_items}")
+    if problems:
+        raise schema.MetadataError(f"{out_dir}: shards disagree with metadata.json: "
+                                   + "; ".join(problems))
+
+    label_counts = {}
+    for name, vocab in meta.labels.items():
+        values = np.concatenate(labels[name]) if labels[name] else np.zeros(0, np.int64)
+        counts = np.bincount(values[values >= 0], minlength=len(vocab))
+        label_counts[name] = {"classes": dict(zip(vocab, counts.tolist())),
+                              "missing": int((values < 0).sum())}
+    empty = not len(lengths)
+    return {
+        "users": meta.num_users, "items": meta.num_items,
+        "interactions": meta.num_interactions,
+        "density": meta.num_interactions / max(meta.num_users * meta.num_items, 1),
+        "sequence_length": {
+            "min": 0 if empty else int(lengths.min()),
+            "median": 0.0 if empty else float(np.median(lengths)),
+            "mean": 0.0 if empty else float(lengths.mean()),
+            "max": 0 if empty else int(lengths.max())},
+        "labels": label_counts,
+    }
+
+
+def format_statistics(out_dir: str | os.PathLike, stats: dict) -> str:
+    """``dataset_statistics`` as the text the CLI prints."""
+    length = stats["sequence_length"]
+    lines = [f"wrote {out_dir}",
+             f"  users         {stats['users']:,}",
+             f"  items         {stats['items']:,}",
+             f"  interactions  {stats['interactions']:,}",
+             f"  sequence len  min {length['min']}, median {length['median']:g}, "
+             f"mean {length['mean']:.2f}, max {length['max']}",
+             f"  density       {stats['density']:.4%}"]
+    for name, label in stats["labels"].items():
+        used = sorted(((c, n) for c, n in label["classes"].items() if n), key=lambda kv: -kv[1])
+        lines.append(f"  label {name} ({len(label['classes'])} classes, {len(used)} used, "
+                     f"{label['missing']:,} users missing): "
+                     + ", ".join(f"{cls} {count:,}" for cls, count in used))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tfrecords_builder ARGS``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tfrecords_builder",
+        description="Raw interaction logs -> sharded TFRecords + metadata.json "
+                    "(the same as `tfbt build`).")
+    add_build_arguments(parser)
+    return run_build(parser.parse_args(argv))
