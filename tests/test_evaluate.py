@@ -228,3 +228,19 @@ def test_bad_inputs_say_what_is_wrong():
         run([batch([1], [[0]])], ks=(1,))
     with pytest.raises(ValueError, match="no batches"):
         run([], ks=(1,))
+
+
+def test_batches_from_the_input_pipeline_evaluate(tmp_path):
+    """The real pipeline's ragged `seen` (int32 row splits) goes through unchanged."""
+    from tfbt import data
+    from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
+
+    meta = write_synthetic(tmp_path / "d", SyntheticConfig(num_users=50, num_items=40,
+                                                          mean_length=10), progress=False)
+    dataset = data.make_dataset(tmp_path / "d", mode="eval", split="test", max_len=8,
+                                batch_size=16)
+    counts = data.item_counts(tmp_path / "d")
+    result = evaluate.most_popular_baseline(dataset, counts, num_items=meta.num_items, ks=(10,),
+                                   progress=False)
+    assert result["num_users"] == 50
+    assert 0.0 <= result["HR@10"] <= 1.0

@@ -154,7 +154,7 @@ def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor |
                    tf.debugging.assert_less_equal(
                        values, num_items, message="seen: item indices must be <= num_items")]
         with tf.control_dependencies(checks):
-            positions = tf.stack([seen.value_rowids(), values - 1], axis=1)
+            positions = tf.stack([tf.cast(seen.value_rowids(), tf.int64), values - 1], axis=1)
         scores = tf.tensor_scatter_nd_update(
             scores, positions, tf.fill(tf.shape(values), tf.constant(-np.inf, scores.dtype)))
     with tf.control_dependencies(checks):
