@@ -2,6 +2,7 @@
 
 import logging
 import subprocess
+from pathlib import Path
 import sys
 
 import keras
@@ -182,3 +183,11 @@ def test_mirrored_strategy_trains_on_two_replicas(synthetic, tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas ok" in result.stdout
+
+
+def test_plain_fit_example_runs(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "examples" / "pretrain_with_fit.py"
+    result = subprocess.run([sys.executable, str(script), "--epochs", "1"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "user_encoder.keras").is_file()
