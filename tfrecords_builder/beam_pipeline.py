@@ -256,7 +256,7 @@ def run_beam_build(raw: RawDataset, out_dir: str | os.PathLike,
         stats = json.loads((work / "shards.json").read_text())
         shutil.rmtree(work)
         meta = local.make_metadata(
-            raw, options, num_items=len(schema.read_vocab(tmp)), num_interactions=counts[-1],
+            raw, options, tmp, num_items=len(schema.read_vocab(tmp)), num_interactions=counts[-1],
             shortest_sequence=min(s for _, _, s in stats if s is not None),
             shards=local.shard_names(num_shards, options.compression),
             shard_records=[count for _, count, _ in stats], labels=labeler.vocabularies)

@@ -262,14 +262,16 @@ def write_side_files(directory: str | os.PathLike, user_vocab: Sequence, item_vo
     (directory / schema.ITEM_INFO_FILE).write_text("".join(lines), encoding="utf-8")
 
 
-def make_metadata(raw: RawDataset, options: BuildOptions, *, num_items: int,
+def make_metadata(raw: RawDataset, options: BuildOptions, directory: Path, *, num_items: int,
                   num_interactions: int, shortest_sequence: int, shards: list[str],
                   shard_records: list[int], labels: dict[str, list[str]]) -> schema.Metadata:
+    """The metadata of shards already written to ``directory`` (their sizes are recorded)."""
     has_titles, has_genres = item_info_flags(raw.items)
     return schema.Metadata(
         num_users=int(sum(shard_records)), num_items=int(num_items),
         num_interactions=int(num_interactions), shards=shards,
-        shard_records=[int(n) for n in shard_records], labels=labels,
+        shard_records=[int(n) for n in shard_records],
+        shard_bytes=[(Path(directory) / name).stat().st_size for name in shards], labels=labels,
         has_timestamps=bool(raw.has_timestamps), source_format=raw.source_format,
         sources=[{"path": str(p), "md5": _md5(p)} for p in raw.source_files],
         options={**{k: v.item() if isinstance(v, np.generic) else v
@@ -602,7 +604,7 @@ def build(raw: RawDataset, out_dir: str | os.PathLike, options: BuildOptions = B
             shard_records = [write_shard(tmp / name, records(k, bar), options.compression)
                              for k, name in enumerate(names)]
         write_side_files(tmp, seqs.user_vocab, seqs.item_vocab, raw.items)
-        meta = make_metadata(raw, options, num_items=num_items,
+        meta = make_metadata(raw, options, tmp, num_items=num_items,
                              num_interactions=len(seqs.items),
                              shortest_sequence=np.diff(seqs.offsets).min(), shards=names,
                              shard_records=shard_records, labels=labeler.vocabularies)

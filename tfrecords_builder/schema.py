@@ -48,6 +48,8 @@ class Metadata:
       num_interactions: total length of all sequences.
       shards: shard file names, relative to the dataset folder.
       shard_records: number of records in each shard, aligned with ``shards``.
+      shard_bytes: size of each shard file, so a truncated or replaced shard is caught when
+        the dataset is opened rather than mid-training (empty: not checked).
       labels: label name -> vocabulary (the stored int is an index into it).
       has_timestamps: whether records carry ``timestamps``.
       split: default split protocol for consumers (``leave_one_out``).
@@ -66,6 +68,7 @@ class Metadata:
     num_interactions: int
     shards: list[str]
     shard_records: list[int]
+    shard_bytes: list[int] = dataclasses.field(default_factory=list)
     labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     has_timestamps: bool = False
     split: str = "leave_one_out"
@@ -114,9 +117,16 @@ class Metadata:
         if sum(meta.shard_records) != meta.num_users:
             raise MetadataError(f"{path}: shard_records sum to {sum(meta.shard_records)}, "
                                 f"expected num_users={meta.num_users}")
-        for shard in meta.shards:
-            if not (Path(directory) / shard).is_file():
+        for index, shard in enumerate(meta.shards):
+            shard_path = Path(directory) / shard
+            if not shard_path.is_file():
                 raise MetadataError(f"{path}: shard {shard} listed but missing from {directory}")
+            size = shard_path.stat().st_size
+            if meta.shard_bytes and size != meta.shard_bytes[index]:
+                raise MetadataError(
+                    f"{shard_path}: {size} bytes, but {METADATA_FILE} records "
+                    f"{meta.shard_bytes[index]}; the shard is truncated or was replaced, "
+                    f"rebuild the dataset")
         return meta
 
     def shard_paths(self, directory: str | os.PathLike) -> list[str]:
