@@ -1,0 +1,274 @@
+"""Next-item prediction losses over the item catalogue: full softmax, sampled softmax, SCE.
+
+A sequential recommender outputs one vector per position; the item after that position is the
+positive. All losses here score output vectors ``x`` against the item embedding table ``E``
+(``[vocab_size, D]`` with ``vocab_size = N + 2``: row 0 padding, rows 1..N items, row N + 1 the
+mask token; only rows 1..N are ever candidates) and differ in which negatives enter the
+softmax denominator:
+
+* ``full_softmax_cross_entropy``: all N items (exact; cost O(P·N·D) for P positions).
+* ``sampled_softmax_cross_entropy``: a shared set of sampled candidates (uniform over the
+  catalogue, or the batch's own positives: "in-batch"), with the log-Q correction of Yi et al.
+  2019 (subtract log of each item's sampling probability) and accidental hits removed.
+* ``scalable_cross_entropy`` (SCE; Mezentsev et al., RecSys 2024): the hardest negatives, found
+  by random-projection bucketing; each output vector only meets items in its buckets.
+
+Why gather first: a batch is ``[B, L]`` left-padded, and on sparse data most of it is padding
+(Amazon Beauty: about 6 real positions of 50). ``real_positions`` keeps only positions with a
+positive before any logit is computed, which is where the work is.
+
+Rows of ``y`` equal to 0 are padding everywhere: they contribute nothing (so the dense,
+ungathered ``[B·L]`` layout that XLA needs gives the same loss as the gathered one).
+
+``NextItemLoss`` wraps the three as one configurable Keras layer for models.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfrecords_builder.schema import PAD_ID
+
+LOSSES = ("full", "sampled", "sce")
+SAMPLERS = ("uniform", "in_batch")
+
+
+def real_positions(outputs, positives):
+    """Keeps the positions that have a next item.
+
+    Args:
+      outputs: ``[B, L, D]`` per-position output vectors.
+      positives: int ``[B, L]``, the item after each position (0 = none: padding).
+    Returns:
+      ``x [P, D]`` and int32 ``y [P]``, P = number of non-zero positives, in row-major order.
+    """
+    real = tf.not_equal(positives, PAD_ID)
+    return tf.boolean_mask(outputs, real), tf.cast(tf.boolean_mask(positives, real), tf.int32)
+
+
+def all_positions(outputs, positives):
+    """The dense counterpart of ``real_positions`` (static shapes, for XLA): ``[B·L, D]``,
+    ``[B·L]``; padding rows keep ``y = 0`` and are ignored by every loss here."""
+    dim = tf.shape(outputs)[-1]
+    return tf.reshape(outputs, [-1, dim]), tf.reshape(tf.cast(positives, tf.int32), [-1])
+
+
+def _weighted_mean(values, weights):
+    return tf.math.divide_no_nan(tf.reduce_sum(values * weights), tf.reduce_sum(weights))
+
+
+def _row_weights(y):
+    return tf.cast(tf.not_equal(y, PAD_ID), tf.float32)
+
+
+def _catalogue(item_embeddings):
+    """Rows 1..N of the ``[N + 2, D]`` table, float32."""
+    return tf.cast(item_embeddings[1:-1], tf.float32)
+
+
+def full_softmax_cross_entropy(x, y, item_embeddings):
+    """Softmax cross-entropy over every item 1..N, averaged over the real rows.
+
+    Args:
+      x: ``[P, D]`` output vectors.
+      y: int ``[P]`` positives in 1..N (0 = padding row, ignored).
+      item_embeddings: ``[N + 2, D]``.
+    Returns:
+      float32 scalar.
+    """
+    x = tf.cast(x, tf.float32)
+    logits = tf.matmul(x, _catalogue(item_embeddings), transpose_b=True)        # [P, N]
+    # logsumexp - positive logit: same value as sparse_softmax_cross_entropy_with_logits and
+    # 2-3x faster on CPU, where the exponentials over [P, N] dominate the step.
+    positive_logits = tf.reduce_sum(x * tf.gather(tf.cast(item_embeddings, tf.float32), y), -1)
+    losses = tf.reduce_logsumexp(logits, axis=1) - positive_logits              # [P]
+    return _weighted_mean(losses, _row_weights(y))
+
+
+def uniform_negatives(num_items, num_negatives, seed):
+    """``num_negatives`` item indices drawn uniformly (with replacement) from 1..N.
+
+    Args:
+      seed: int ``[2]`` stateless seed.
+    Returns:
+      int32 ``[num_negatives]``.
+    """
+    return tf.random.stateless_uniform([num_negatives], seed, minval=1, maxval=num_items + 1,
+                                       dtype=tf.int32)
+
+
+def sampled_softmax_cross_entropy(x, y, item_embeddings, negatives, log_q=None):
+    """Softmax cross-entropy over the positive and a shared set of sampled negatives.
+
+    For row i the logits are ``[x_i·e_{y_i}, x_i·e_{n_1}, ..., x_i·e_{n_K}]``. With ``log_q``
+    (log sampling probability per vocabulary row) every logit, the positive's included, is
+    shifted by ``-log_q[item]`` (Yi et al. 2019), which removes the sampler's popularity bias
+    when popular items are drawn more often (in-batch negatives are drawn by popularity). A
+    uniform sampler needs no correction: it would shift every logit equally. Negatives equal to
+    the row's positive ("accidental hits", including the positive itself in in-batch sampling)
+    are removed. With every item 1..N as negatives this is exactly the full softmax.
+
+    Args:
+      x: ``[P, D]`` output vectors.
+      y: int ``[P]`` positives in 1..N (0 = padding row, ignored).
+      item_embeddings: ``[N + 2, D]``.
+      negatives: int ``[K]`` item indices in 1..N, shared by all rows (0 entries are ignored).
+      log_q: optional float ``[N + 2]``.
+    Returns:
+      float32 scalar.
+    """
+    x = tf.cast(x, tf.float32)
+    table = tf.cast(item_embeddings, tf.float32)
+    negatives = tf.cast(negatives, tf.int32)
+    positive_logits = tf.reduce_sum(x * tf.gather(table, y), axis=-1)          # [P]
+    negative_logits = tf.matmul(x, tf.gather(table, negatives), transpose_b=True)  # [P, K]
+    if log_q is not None:
+        log_q = tf.cast(log_q, tf.float32)
+        positive_logits -= tf.gather(log_q, y)
+        negative_logits -= tf.gather(log_q, negatives)[None, :]
+    hits = tf.logical_or(tf.equal(negatives[None, :], y[:, None]),
+                         tf.equal(negatives, PAD_ID)[None, :])
+    negative_logits = tf.where(hits, tf.constant(-float("inf")), negative_logits)
+    logits = tf.concat([positive_logits[:, None], negative_logits], axis=1)    # [P, 1 + K]
+    losses = tf.reduce_logsumexp(logits, axis=1) - positive_logits
+    return _weighted_mean(losses, _row_weights(y))
+
+
+def scalable_cross_entropy(x, y, item_embeddings, *, num_buckets, bucket_size_x,
+                           bucket_size_y, seed):
+    """Scalable Cross-Entropy (Mezentsev et al. 2024): softmax over the hardest negatives only.
+
+    A random Gaussian matrix ``Ω [n_b, D]`` projects output vectors and items alike; bucket b
+    holds the ``bucket_size_x`` real rows with the largest ``Ω_b·x`` and the ``bucket_size_y``
+    items with the largest ``Ω_b·e`` (so vectors and items that point the same way meet, and
+    those are the large logits that dominate the softmax). Inside each bucket every row gets the
+    logits of the bucket's items (its own positive removed) plus its positive logit; the
+    cross-entropy of a row is the largest over the buckets it falls in, and the loss is the mean
+    over rows in at least one bucket. Bucket selection is a discrete choice with no gradient.
+    With one bucket holding every row and every item this is exactly the full softmax.
+
+    Cost O(n_b·(P + N)·D + n_b·b_x·b_y·D) instead of O(P·N·D).
+
+    Args:
+      x: ``[P, D]`` output vectors.
+      y: int ``[P]`` positives in 1..N (0 = padding row, never selected).
+      item_embeddings: ``[N + 2, D]``.
+      num_buckets: n_b.
+      bucket_size_x: rows per bucket (capped at P).
+      bucket_size_y: items per bucket (capped at N).
+      seed: int ``[2]`` stateless seed of ``Ω`` (draw a new one every step).
+    Returns:
+      float32 scalar.
+    """
+    x = tf.cast(x, tf.float32)
+    catalogue = _catalogue(item_embeddings)                                     # [N, D]
+    rows = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]  # static under XLA
+    real = tf.not_equal(y, PAD_ID)
+    omega = tf.random.stateless_normal([num_buckets, tf.shape(x)[1]], seed)    # [n_b, D]
+    x_projection = tf.matmul(omega, tf.stop_gradient(x), transpose_b=True)     # [n_b, P]
+    x_projection = tf.where(real[None, :], x_projection, -float("inf"))         # padding last
+    size_x = min(bucket_size_x, rows) if isinstance(rows, int) else tf.minimum(bucket_size_x, rows)
+    _, bucket_rows = tf.math.top_k(x_projection, k=size_x)                     # [n_b, b_x]
+    y_projection = tf.matmul(omega, tf.stop_gradient(catalogue), transpose_b=True)  # [n_b, N]
+    _, bucket_columns = tf.math.top_k(
+        y_projection, k=min(bucket_size_y, catalogue.shape[0]))                # [n_b, b_y]
+
+    bucket_x = tf.gather(x, bucket_rows)                                        # [n_b, b_x, D]
+    logits = tf.matmul(bucket_x, tf.gather(catalogue, bucket_columns), transpose_b=True)
+    own_positive = tf.equal(tf.gather(y, bucket_rows)[:, :, None], bucket_columns[:, None, :] + 1)
+    logits = tf.where(own_positive, -float("inf"), logits)                      # [n_b, b_x, b_y]
+    positive_logits = tf.reduce_sum(x * tf.gather(catalogue, tf.maximum(y - 1, 0)), axis=-1)
+    bucket_positive = tf.gather(positive_logits, bucket_rows)[:, :, None]       # [n_b, b_x, 1]
+    logits = tf.concat([logits, bucket_positive], axis=2)
+    losses = tf.reduce_logsumexp(logits, axis=2) - bucket_positive[:, :, 0]     # [n_b, b_x]
+
+    flat_rows = tf.reshape(bucket_rows, [-1])
+    row_loss = tf.math.unsorted_segment_max(tf.reshape(losses, [-1]), flat_rows, rows)  # [P]
+    in_bucket = tf.math.unsorted_segment_max(tf.ones_like(flat_rows, tf.float32), flat_rows,
+                                             rows) > 0
+    # Padding rows are picked only when a batch has fewer than b_x real rows; never counted.
+    weights = tf.cast(tf.logical_and(in_bucket, real), tf.float32)
+    return _weighted_mean(tf.where(weights > 0, row_loss, 0.0), weights)
+
+
+@keras.saving.register_keras_serializable(package="tfbt")
+class NextItemLoss(keras.layers.Layer):
+    """The next-item loss of a sequential recommender, chosen by name.
+
+    Args:
+      loss: ``"full"`` (softmax over all items), ``"sampled"`` (sampled softmax) or ``"sce"``
+        (Scalable Cross-Entropy).
+      num_items: catalogue size N.
+      num_negatives: ``"sampled"`` with ``sampler="uniform"``: negatives per step.
+      sampler: ``"uniform"`` (over 1..N) or ``"in_batch"`` (the batch's positives, with log-Q
+        correction by the training popularity given to ``set_item_counts``).
+      num_buckets, bucket_size_x, bucket_size_y: SCE's n_b, b_x, b_y.
+
+    Call:
+      x: ``[P, D]`` output vectors (``real_positions`` or ``all_positions`` of the encoder's
+      outputs); y: int ``[P]`` their positives (0 = padding row, ignored); item_embeddings:
+      ``[N + 2, D]``; seed: int ``[2]`` stateless seed (sampling and SCE buckets). Returns a
+      float32 scalar, the mean over real rows.
+    """
+
+    def __init__(self, loss="full", num_items=None, num_negatives=256, sampler="uniform",
+                 num_buckets=64, bucket_size_x=64, bucket_size_y=256, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
+        if num_items is None or int(num_items) < 1:
+            raise ValueError(f"num_items must be a positive catalogue size; got {num_items!r}")
+        for name, value in (("num_negatives", num_negatives), ("num_buckets", num_buckets),
+                            ("bucket_size_x", bucket_size_x), ("bucket_size_y", bucket_size_y)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1; got {value}")
+        self.loss = loss
+        self.num_items = int(num_items)
+        self.num_negatives = int(num_negatives)
+        self.sampler = sampler
+        self.num_buckets = int(num_buckets)
+        self.bucket_size_x = int(bucket_size_x)
+        self.bucket_size_y = int(bucket_size_y)
+        self.log_q = None
+        if loss == "sampled" and sampler == "in_batch":
+            # log of each item's share of training interactions; uniform until set_item_counts.
+            self.log_q = self.add_weight(
+                shape=(self.num_items + 2,), initializer="zeros", trainable=False, name="log_q")
+
+    def set_item_counts(self, item_counts):
+        """Sets the in-batch log-Q correction from training interaction counts ``[N + 1]``
+        (or ``[N + 2]``); items never seen get the smallest observed probability."""
+        if self.log_q is None:
+            return
+        counts = np.zeros(self.num_items + 2)
+        given = np.asarray(item_counts, dtype=np.float64)[:self.num_items + 1]
+        counts[:given.size] = given
+        observed = counts[1:-1][counts[1:-1] > 0]
+        if observed.size == 0:
+            raise ValueError("item_counts: every item count is zero")
+        counts = np.where(counts > 0, counts, observed.min())
+        self.log_q.assign(np.log(counts / counts[1:-1].sum()).astype("float32"))
+
+    def call(self, x, y, item_embeddings, seed):
+        if self.loss == "full":
+            return full_softmax_cross_entropy(x, y, item_embeddings)
+        if self.loss == "sampled":
+            if self.sampler == "uniform":
+                negatives = uniform_negatives(self.num_items, self.num_negatives, seed)
+            else:
+                negatives = y
+            return sampled_softmax_cross_entropy(x, y, item_embeddings, negatives,
+                                                 log_q=self.log_q)
+        return scalable_cross_entropy(x, y, item_embeddings, num_buckets=self.num_buckets,
+                                      bucket_size_x=self.bucket_size_x,
+                                      bucket_size_y=self.bucket_size_y, seed=seed)
+
+    def get_config(self):
+        return {**super().get_config(), "loss": self.loss, "num_items": self.num_items,
+                "num_negatives": self.num_negatives, "sampler": self.sampler,
+                "num_buckets": self.num_buckets, "bucket_size_x": self.bucket_size_x,
+                "bucket_size_y": self.bucket_size_y}
