@@ -1,0 +1,629 @@
+"""``tfbt experiment liu2025``: the transfer experiment of Liu et al. (2025), end to end.
+
+For every seed: pretrain the Barlow Twins CNN encoder (or reuse ``--encoder-run``) and train the
+TFRS dual encoder once, then run every cell (task x label fraction x transfer mode) with the
+protocol of ``tfbt.downstream``:
+
+* ``bt_frozen``: a head on the frozen BT representations;
+* ``bt_finetuned``: LP-FT: that head, then encoder and head together at a lower learning rate;
+* ``scratch``: the same encoder architecture, randomly initialised, trained with the head;
+* ``dual_encoder_frozen``: the same head on the dual encoder's frozen query-tower outputs.
+
+Reference rows that use no downstream labels: ``most_popular`` and ``dual_encoder_retrieval``
+(the dual encoder's own dot-product scores) for next-item, the majority class of the training
+pool for classification. Ablations (``--augment``, ``--batch-sizes``, ``--lambd``) pretrain one
+BT encoder per value and seed (reusing the main one for the main value) and run
+``--ablation-modes`` on them, each in its own section.
+
+Outputs in ``--output``: ``results.json`` (every cell: section, variant, task, metric, mode,
+fraction, seed, value, and the chosen learning rate and epochs; plus mean ± std per group),
+``results.md`` (tables in the paper's shape), one PNG per section, ``pretrain/`` and
+``dual_encoder/`` (reused on a rerun). A rerun skips the cells already in ``results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfbt import data, downstream, training
+from tfbt.augment import format_augmentations, parse_augmentations
+from tfbt.pretrain import PretrainConfig, load_encoder, pretrain
+
+MODES = ("bt_frozen", "bt_finetuned", "scratch", "dual_encoder_frozen")
+TASKS = (downstream.NEXT_ITEM, "favorite_genre", "gender", "age", "occupation")
+ABLATIONS = ("augment", "batch_size", "lambd")
+ROLES = ("train", "valid", "test")
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """The whole grid and the settings of every stage (saved in ``results.json``).
+
+    ``tasks=None`` runs next-item plus every known label the dataset has. ``augment``,
+    ``batch_size`` and ``lambd`` (with ``pretrain_epochs`` etc.) define the main BT encoder;
+    ``*_ablation`` list the values each ablation section compares.
+    """
+
+    data: str
+    output: str
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 1.0)
+    modes: tuple[str, ...] = MODES
+    tasks: tuple[str, ...] | None = None
+    max_len: int = 200
+    next_item_cuts: int = 5
+    split_seed: int = 0
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.2
+    encoder_run: str | None = None
+    encoder_args: dict = dataclasses.field(default_factory=dict)
+    augment: str = "segment_mask:0.2"
+    batch_size: int = 128
+    lambd: float = 0.0051
+    lambda_on: str = "off_diagonal"
+    pretrain_epochs: int = 20
+    pretrain_learning_rate: float = 1e-3
+    projector: tuple[int, ...] = (256, 256)
+    dual_epochs: int = 20
+    dual_batch_size: int = 128
+    dual_learning_rate: float = 1e-3
+    augment_ablation: tuple[str, ...] = ()
+    batch_size_ablation: tuple[int, ...] = ()
+    lambd_ablation: tuple[float, ...] = ()
+    ablation_modes: tuple[str, ...] = ("bt_frozen",)
+    ablation_fractions: tuple[float, ...] | None = None
+    ablation_tasks: tuple[str, ...] | None = None
+    fit: downstream.FitConfig = dataclasses.field(default_factory=downstream.FitConfig)
+
+
+def validate(config: ExperimentConfig, metadata) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Checks the grid against the dataset before any training; returns the tasks of the main
+    grid and of the ablations."""
+    for name, values, allowed in (("modes", config.modes, MODES),
+                                  ("ablation modes", config.ablation_modes, MODES)):
+        unknown = sorted(set(values) - set(allowed))
+        if unknown or not values:
+            raise ValueError(f"{name}: unknown or empty {unknown or list(values)}; expected some "
+                             f"of {', '.join(allowed)}")
+    if not config.seeds or not config.fractions:
+        raise ValueError("seeds and fractions must not be empty")
+    for fraction in (*config.fractions, *(config.ablation_fractions or ())):
+        if not 0 < fraction <= 1:
+            raise ValueError(f"label fraction {fraction} is not in (0, 1]")
+    for spec in (config.augment, *config.augment_ablation):
+        parse_augmentations(spec)
+    for batch in (config.batch_size, *config.batch_size_ablation):
+        if not 2 <= batch <= metadata.num_users:
+            raise ValueError(f"pretraining batch size {batch}: Barlow Twins needs 2..num_users "
+                             f"({metadata.num_users} in {config.data}) sequences per batch")
+    available = (downstream.NEXT_ITEM, *sorted(metadata.labels))
+    chosen = []
+    for flag, tasks in (("--tasks", config.tasks), ("--ablation-tasks", config.ablation_tasks)):
+        missing = [task for task in tasks or () if task not in available]
+        if missing:
+            raise ValueError(f"{flag}: {missing} not available in {config.data}; it has "
+                             f"{', '.join(available)}")
+        chosen.append(tuple(tasks) if tasks else None)
+    main = chosen[0] or tuple(task for task in TASKS if task in available)
+    return main, chosen[1] or main
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoders
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One BT pretraining setting: a section of the results and the value it varies."""
+
+    section: str
+    name: str
+    augment: str
+    batch_size: int
+    lambd: float
+
+    @property
+    def slug(self) -> str:
+        text = f"{format_augmentations(parse_augmentations(self.augment))}_b{self.batch_size}_" \
+               f"l{self.lambd:g}"
+        return "".join(c if c.isalnum() or c in "._-" else "-" for c in text)
+
+
+def variants(config: ExperimentConfig) -> list[Variant]:
+    """The main variant, then one per ablation value (sections ``augment``, ``batch_size``,
+    ``lambd``)."""
+    main = Variant("main", "main", config.augment, config.batch_size, config.lambd)
+    out = [main]
+    out += [dataclasses.replace(main, section="augment", name=spec, augment=spec)
+            for spec in config.augment_ablation]
+    out += [dataclasses.replace(main, section="batch_size", name=str(b), batch_size=b)
+            for b in config.batch_size_ablation]
+    out += [dataclasses.replace(main, section="lambd", name=f"{v:g}", lambd=v)
+            for v in config.lambd_ablation]
+    return out
+
+
+def bt_encoder(config: ExperimentConfig, variant: Variant, seed: int):
+    """The pretrained encoder of ``variant`` for ``seed`` (trained once, then reused)."""
+    if config.encoder_run and _same_setting(variant, variants(config)[0]):
+        encoder = load_encoder(config.encoder_run.format(seed=seed))
+    else:
+        run = Path(config.output) / "pretrain" / variant.slug / f"seed{seed}"
+        settings = PretrainConfig(
+            data=config.data, output=str(run), encoder_args=dict(config.encoder_args),
+            augment=variant.augment, max_len=config.max_len, batch_size=variant.batch_size,
+            epochs=config.pretrain_epochs, learning_rate=config.pretrain_learning_rate,
+            lambd=variant.lambd, lambda_on=config.lambda_on, projector=config.projector,
+            seed=seed)
+        _check_same_settings(run / "config.json", dataclasses.asdict(settings))
+        if (run / "encoder.keras").is_file():
+            encoder = load_encoder(run)
+        else:
+            print(f"pretraining BT encoder {variant.slug} seed {seed} -> {run}", flush=True)
+            encoder, _ = pretrain(settings, verbose=2)
+    if encoder.input_shape[1] != config.max_len:
+        raise ValueError(f"encoder takes sequences of {encoder.input_shape[1]} items but "
+                         f"--max-len is {config.max_len}")
+    return encoder
+
+
+def dual_encoder_arrays(config: ExperimentConfig, tasks: dict, seed: int) -> dict:
+    """Query-tower features ``"{task}/{role}"`` and ``item_embeddings`` of the seed's dual
+    encoder, cached in ``dual_encoder/seed{seed}.npz`` (retrained, deterministically, when the
+    cache lacks a task)."""
+    path = Path(config.output) / "dual_encoder" / f"seed{seed}.npz"
+    needed = [f"{name}/{role}" for name in tasks for role in ROLES] + ["item_embeddings"]
+    if path.is_file():
+        with np.load(path) as cached:
+            if all(key in cached for key in needed):
+                return {key: cached[key] for key in cached.files}
+    # Imported here: the baseline loads TensorFlow Recommenders and tf-keras.
+    from tfbt.baselines import item_embeddings, query_embeddings, train_dual_encoder
+
+    print(f"training the dual encoder, seed {seed}", flush=True)
+    model = train_dual_encoder(config.data, max_len=config.max_len, epochs=config.dual_epochs,
+                               batch_size=config.dual_batch_size,
+                               learning_rate=config.dual_learning_rate, seed=seed, verbose=2,
+                               **config.encoder_args)
+    arrays = {"item_embeddings": item_embeddings(model)}
+    for name, task in tasks.items():
+        for role in ROLES:
+            arrays[f"{name}/{role}"] = query_embeddings(model, getattr(task, role).items)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+def _check_same_settings(path: Path, settings: dict):
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved != json.loads(json.dumps(settings)):
+            raise ValueError(f"{path.parent} was pretrained with other settings; use another "
+                             f"--output (or delete that folder)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+class Results:
+    """``results.json``'s cells, keyed for resuming, written atomically after every change."""
+
+    def __init__(self, path: Path, config: ExperimentConfig):
+        self.path, self.config = path, config
+        self.cells = json.loads(path.read_text())["cells"] if path.is_file() else []
+        self.done = {self._key(cell) for cell in self.cells}
+
+    @staticmethod
+    def _key(cell):
+        return (cell["section"], cell["variant"], cell["task"], cell["mode"], cell["fraction"],
+                cell["seed"])
+
+    def has(self, section, variant, task, mode, fraction, seed) -> bool:
+        return (section, variant, task, mode, fraction, seed) in self.done
+
+    def copy(self, source: tuple, target: tuple) -> bool:
+        """Copies the cell ``source`` (a ``has`` key) to ``(section, variant)`` ``target``;
+        False when ``source`` is not done yet."""
+        if source not in self.done:
+            return False
+        rows = [{**cell, "section": target[0], "variant": target[1]} for cell in self.cells
+                if self._key(cell) == source]
+        self.cells += rows
+        self.done.add((*target, *source[2:]))
+        self.save()
+        return True
+
+    def add(self, section, variant, task, mode, fraction, seed, values: dict, **extra):
+        for metric, value in values.items():
+            self.cells.append({"section": section, "variant": variant, "task": task,
+                               "metric": metric, "mode": mode, "fraction": fraction,
+                               "seed": seed, "value": float(value), **extra})
+        self.done.add((section, variant, task, mode, fraction, seed))
+        self.save()
+
+    def save(self):
+        training.write_json(self.path, {"config": dataclasses.asdict(self.config),
+                                        "cells": self.cells, "summary": summarize(self.cells)})
+
+
+def summarize(cells: list[dict]) -> list[dict]:
+    """Mean and sample standard deviation (ddof=1; 0 for one seed) over seeds per group."""
+    groups: dict[tuple, list[float]] = {}
+    for cell in cells:
+        key = (cell["section"], cell["variant"], cell["task"], cell["metric"], cell["mode"],
+               cell["fraction"])
+        groups.setdefault(key, []).append(cell["value"])
+    return [{"section": k[0], "variant": k[1], "task": k[2], "metric": k[3], "mode": k[4],
+             "fraction": k[5], "mean": float(np.mean(v)),
+             "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
+            for k, v in groups.items()]
+
+
+def _features(encoder, tasks):
+    return {name: {role: encoder.predict(getattr(task, role).items, batch_size=1024, verbose=0)
+                   for role in ROLES} for name, task in tasks.items()}
+
+
+def plan(config: ExperimentConfig, main_tasks, ablation_tasks) -> list[tuple]:
+    """Every cell ``(variant, seed, task, fraction, mode)`` in run order: the main grid for
+    all seeds first, then each ablation variant."""
+    cells = []
+    for variant in variants(config):
+        main = variant.section == "main"
+        for seed in config.seeds:
+            for name in (main_tasks if main else ablation_tasks):
+                for fraction in (config.fractions if main
+                                 else config.ablation_fractions or config.fractions):
+                    for mode in (config.modes if main else config.ablation_modes):
+                        cells.append((variant, seed, name, fraction, mode))
+    return cells
+
+
+def _run_cells(config, tasks, users, pending, results, progress):
+    """Runs pending cells, loading each (variant, seed) encoder and dual encoder once."""
+    cache = {}
+
+    def dual_encoder(seed):  # trained (or loaded) only when a pending cell needs it
+        if ("dual", seed) not in cache:
+            cache[("dual", seed)] = dual_encoder_arrays(config, tasks, seed)
+        return cache[("dual", seed)]
+
+    main = variants(config)[0]
+    for (variant, seed), group in itertools.groupby(pending, key=lambda c: c[:2]):
+        group = list(group)
+        if variant.section != "main" and _same_setting(variant, main):
+            group = [cell for cell in group if not results.copy(
+                _key((main, *cell[1:])), (variant.section, variant.name))]
+        if not group:
+            continue
+        _references(config, tasks, users, lambda: dual_encoder(seed), seed, results)
+        encoder = bt_encoder(config, variant, seed)
+        features = _features(encoder, tasks)
+        for (name, fraction), cells in itertools.groupby(group, key=lambda c: c[2:4]):
+            task, probe = tasks[name], None
+            labelled = task.labelled(fraction, seed)
+            for *_, mode in cells:
+                start = time.time()
+                if mode in ("bt_frozen", "bt_finetuned") and probe is None:
+                    probe = downstream.train_frozen(task, features[name], labelled, config.fit,
+                                                    seed=seed)
+                if mode == "bt_frozen":
+                    outcome = probe
+                elif mode == "bt_finetuned":
+                    outcome = downstream.train_finetuned(task, encoder, probe, labelled,
+                                                         config.fit, seed=seed)
+                elif mode == "scratch":
+                    outcome = downstream.train_scratch(task, encoder, labelled, config.fit,
+                                                       seed=seed)
+                else:
+                    de = {role: dual_encoder(seed)[f"{name}/{role}"] for role in ROLES}
+                    outcome = downstream.train_frozen(task, de, labelled, config.fit, seed=seed)
+                results.add(variant.section, variant.name, name, mode, fraction, seed,
+                            outcome.test, learning_rate=outcome.learning_rate,
+                            epochs=outcome.epochs, num_train=outcome.num_train,
+                            valid_score=outcome.valid_score)
+                progress(f"seed {seed} {variant.section}/{variant.name} {name} "
+                         f"{fraction:.0%} {mode}: " + ", ".join(
+                             f"{k}={v:.4f}" for k, v in outcome.test.items())
+                         + f" (lr {outcome.learning_rate:g}, {outcome.epochs} epochs, "
+                         f"{outcome.num_train} examples, {time.time() - start:.1f}s)")
+
+
+def _key(cell):
+    """The ``Results`` key of a planned cell ``(variant, seed, task, fraction, mode)``."""
+    variant, seed, task, fraction, mode = cell
+    return variant.section, variant.name, task, mode, fraction, seed
+
+
+def _same_setting(variant, other):
+    return (variant.augment, variant.batch_size, variant.lambd) == (
+        other.augment, other.batch_size, other.lambd)
+
+
+def _references(config, tasks, users, dual_encoder, seed, results):
+    """Rows that need no downstream labels (fraction ``None``)."""
+    if downstream.NEXT_ITEM in tasks and not results.has(
+            "reference", "reference", downstream.NEXT_ITEM, "dual_encoder_retrieval", None, seed):
+        task, de_arrays = tasks[downstream.NEXT_ITEM], dual_encoder()
+        counts = data.item_counts(config.data)
+        table = tf.constant(de_arrays["item_embeddings"][1:users.num_items + 1])
+        popularity = tf.constant(counts[1:users.num_items + 1], tf.float32)
+        rows = {
+            "dual_encoder_retrieval": (lambda x: tf.matmul(x, table, transpose_b=True),
+                                       de_arrays[f"{downstream.NEXT_ITEM}/test"]),
+            "most_popular": (lambda x: tf.broadcast_to(popularity,
+                                                       [tf.shape(x)[0], users.num_items]),
+                             task.test.items)}
+        for mode, (score, inputs) in rows.items():
+            found = downstream.next_item_scores(score, inputs, task.test, users.num_items)
+            results.add("reference", "reference", downstream.NEXT_ITEM, mode, None, seed,
+                        {"recall@5": found["HR@5"], "recall@10": found["HR@10"]})
+    for name, task in tasks.items():
+        if task.is_next_item or results.has("reference", "reference", name, "majority", None,
+                                            seed):
+            continue
+        majority = np.bincount(task.train.targets).argmax()
+        predicted = np.full_like(task.test.targets, majority)
+        results.add("reference", "reference", name, "majority", None, seed,
+                    {"accuracy": float(np.mean(predicted == task.test.targets)),
+                     "macro_f1": downstream.macro_f1(task.test.targets, predicted)})
+
+
+def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
+    """Runs (or resumes) the whole grid; returns the ``results.json`` payload."""
+    metadata = data.load_metadata(config.data)
+    main_tasks, ablation_tasks = validate(config, metadata)
+    task_names = tuple(dict.fromkeys(main_tasks + ablation_tasks))
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    training.set_seed(config.split_seed)
+    users = downstream.load_users(config.data, [t for t in task_names
+                                                if t != downstream.NEXT_ITEM], metadata=metadata)
+    split = downstream.split_users(len(users.sequences), valid_fraction=config.valid_fraction,
+                                   test_fraction=config.test_fraction, seed=config.split_seed)
+    tasks = {name: downstream.make_task(users, split, name, max_len=config.max_len,
+                                        cuts=config.next_item_cuts) for name in task_names}
+    log(f"{len(users.sequences)} users: {len(split.train)} training pool, {len(split.valid)} "
+        f"validation, {len(split.test)} test; tasks {', '.join(task_names)}")
+    results = Results(output / "results.json", config)
+    cells = plan(config, main_tasks, ablation_tasks)
+    pending = [c for c in cells if not results.has(*_key(c))]
+    log(f"{len(cells)} cells, {len(cells) - len(pending)} already in {results.path}")
+    start = time.time()
+
+    def progress(message):
+        done = sum(results.has(*_key(c)) for c in cells)
+        log(f"[{done}/{len(cells)} cells, {time.time() - start:.0f}s] {message}")
+        if done % 20 == 0:
+            write_report(output, results.cells, config)
+
+    _run_cells(config, tasks, users, pending, results, progress)
+    results.save()
+    write_report(output, results.cells, config)
+    return json.loads((output / "results.json").read_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def _cell(entries):
+    if not entries:
+        return "–"
+    entry = entries[0]
+    return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+
+
+def write_report(output: Path, cells: list[dict], config: ExperimentConfig) -> None:
+    """``results.md`` (one table per section) and one PNG per section."""
+    summary = summarize(cells)
+    seeds = sorted({c["seed"] for c in cells})
+    lines = [f"# Liu et al. (2025) transfer experiment on `{config.data}`", "",
+             f"Mean ± sample std over seeds {seeds}. Test users only; hyper-parameters chosen "
+             f"on validation users. Next-item: Recall@K by full ranking over all items with "
+             f"the user's history removed. Fractions: share of the training pool's users whose "
+             f"labels the head sees.", ""]
+    for section in ("main", *ABLATIONS, "reference"):
+        rows = [s for s in summary if s["section"] == section]
+        if not rows:
+            continue
+        columns = sorted({(s["variant"], s["mode"]) for s in rows},
+                         key=lambda c: _column_order(config, section, c))
+        names = [mode if section in ("main", "reference") else
+                 (variant if len({m for _, m in columns}) == 1 else f"{variant} ({mode})")
+                 for variant, mode in columns]
+        title = {"main": "Main grid", "reference": "References (no downstream labels)"}.get(
+            section, f"Ablation: {section} (BT pretraining; other settings as the main grid)")
+        lines += [f"## {title}", "", "| task / metric | fraction | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        for task, metric, fraction in sorted({(s["task"], s["metric"], s["fraction"])
+                                              for s in rows},
+                                             key=lambda k: (_task_order(k[0]), k[1],
+                                                            k[2] or 0)):
+            values = [_cell([s for s in rows if (s["task"], s["metric"], s["fraction"],
+                                                 s["variant"], s["mode"]) ==
+                             (task, metric, fraction, v, m)]) for v, m in columns]
+            label = "–" if fraction is None else f"{fraction:.0%}"
+            lines.append(f"| {task} / {metric} | {label} | " + " | ".join(values) + " |")
+        lines.append("")
+        if section != "reference":
+            references = [s for s in summary if s["section"] == "reference"]
+            _plot(output / f"{section}.png", rows, columns, names, title, references)
+    tmp = output / "results.md.tmp"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, output / "results.md")
+
+
+def _task_order(task):
+    return TASKS.index(task) if task in TASKS else len(TASKS)
+
+
+def _column_order(config, section, column):
+    variant, mode = column
+    mode_rank = MODES.index(mode) if mode in MODES else len(MODES)
+    names = [v.name for v in variants(config) if v.section == section]
+    return (names.index(variant) if variant in names else len(names), mode_rank, mode)
+
+
+def _plot(path: Path, rows, columns, names, title, references):
+    """One panel per task (its primary metric vs label fraction), one line per column; the
+    reference rows of that task as dashed horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({s["task"] for s in rows}, key=_task_order)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        metric = "recall@10" if task == downstream.NEXT_ITEM else "accuracy"
+        for (variant, mode), name in zip(columns, names):
+            points = sorted((s["fraction"], s["mean"], s["std"]) for s in rows
+                            if (s["task"], s["metric"], s["variant"], s["mode"]) ==
+                            (task, metric, variant, mode))
+            if points:
+                x, y, err = zip(*points)
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+        for line, entry in zip(("--", ":", "-."), [r for r in references
+                                                    if (r["task"], r["metric"]) == (task, metric)]):
+            ax.axhline(entry["mean"], color="grey", linestyle=line, label=entry["mode"])
+        ax.set_xscale("log")
+        ax.set_xlabel("label fraction")
+        ax.set_ylabel(metric)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    for ax in axes[0]:
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _list(kind, allowed=None):
+    def parse(text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        values = []
+        for item in items:
+            try:
+                values.append(kind(item))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {item!r} is not a valid {kind.__name__}") from None
+        unknown = [v for v in values if allowed and v not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; expected some of "
+                                             f"{', '.join(allowed)}")
+        return tuple(values)
+    return parse
+
+
+def _fraction(text):
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 < value <= 1:
+        raise ValueError(text)
+    return value
+
+
+_fraction.__name__ = "fraction in (0, 1] (or a percentage such as 5%)"
+
+
+def _augment_spec(text):
+    try:
+        parse_augmentations(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = ExperimentConfig(data="", output="")
+    f = d.fit
+    add = parser.add_argument
+    add("--data", required=True, help="dataset folder from `tfbt build`")
+    add("--output", required=True, help="results folder (a rerun resumes it)")
+    add("--seeds", type=_list(int), default=d.seeds, help="comma separated (default 0,1,2)")
+    add("--fractions", type=_list(_fraction), default=d.fractions,
+        help="label fractions of the training users, e.g. 0.01,0.05,0.1,0.25,1 or 1%%,5%%")
+    add("--modes", type=_list(str, MODES), default=d.modes, help=", ".join(MODES))
+    add("--tasks", type=_list(str), default=None,
+        help=f"default: next_item and every label the dataset has ({', '.join(TASKS)})")
+    add("--encoder-run", help="reuse this `tfbt pretrain` run folder as the main BT encoder "
+        "({seed} in the path is replaced by each seed)")
+    add("--max-len", type=int, default=d.max_len)
+    add("--next-item-cuts", type=int, default=d.next_item_cuts,
+        help="(prefix, next item) training pairs per labelled user")
+    add("--split-seed", type=int, default=d.split_seed,
+        help="seed of the training/validation/test user split (fixed across seeds)")
+    add("--pretrain-augment", type=_augment_spec, default=d.augment)
+    add("--pretrain-batch-size", type=int, default=d.batch_size)
+    add("--pretrain-lambd", type=float, default=d.lambd)
+    add("--lambda-on", choices=("off_diagonal", "on_diagonal"), default=d.lambda_on)
+    add("--pretrain-epochs", type=int, default=d.pretrain_epochs)
+    add("--dual-epochs", type=int, default=d.dual_epochs)
+    add("--dual-learning-rate", type=float, default=d.dual_learning_rate)
+    add("--augment", type=_augment_spec, action="append", default=[],
+        help="ablation: one pretraining augmentation spec per flag, e.g. segment_mask:0.4")
+    add("--batch-sizes", type=_list(int), default=(), help="ablation: pretraining batch sizes")
+    add("--lambd", type=_list(float), default=(), help="ablation: Barlow Twins lambda values")
+    add("--ablation-modes", type=_list(str, MODES), default=d.ablation_modes)
+    add("--ablation-fractions", type=_list(_fraction), default=None,
+        help="label fractions of the ablation sections (default: --fractions)")
+    add("--ablation-tasks", type=_list(str), default=None,
+        help="tasks of the ablation sections (default: --tasks)")
+    add("--head-lrs", type=_list(float), default=f.head_learning_rates,
+        help="head learning rates tried on validation users")
+    add("--head-epochs", type=int, default=f.head_epochs)
+    add("--encoder-epochs", type=int, default=f.encoder_epochs)
+    add("--patience", type=int, default=f.patience)
+    add("--hidden-units", type=int, default=f.hidden_units, help="0 = a linear head")
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    fit = dataclasses.replace(
+        downstream.FitConfig(), head_learning_rates=args.head_lrs, head_epochs=args.head_epochs,
+        encoder_epochs=args.encoder_epochs, patience=args.patience,
+        hidden_units=args.hidden_units)
+    return ExperimentConfig(
+        data=args.data, output=args.output, seeds=args.seeds, fractions=args.fractions,
+        modes=args.modes, tasks=args.tasks, max_len=args.max_len,
+        next_item_cuts=args.next_item_cuts, split_seed=args.split_seed,
+        encoder_run=args.encoder_run, augment=args.pretrain_augment,
+        batch_size=args.pretrain_batch_size, lambd=args.pretrain_lambd,
+        lambda_on=args.lambda_on, pretrain_epochs=args.pretrain_epochs,
+        dual_epochs=args.dual_epochs, dual_learning_rate=args.dual_learning_rate,
+        augment_ablation=tuple(args.augment), batch_size_ablation=args.batch_sizes,
+        lambd_ablation=args.lambd, ablation_modes=args.ablation_modes,
+        ablation_fractions=args.ablation_fractions, ablation_tasks=args.ablation_tasks,
+        fit=fit)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        run_experiment(config_from_args(args), log=lambda m: print(m, flush=True))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"tfbt experiment liu2025: error: {err}", file=sys.stderr)
+        return 2
+    print(f"results in {Path(args.output) / 'results.md'}")
+    return 0
