@@ -1,0 +1,569 @@
+"""``tfbt export``: SavedModels for TF Serving, with the raw-id lookup inside the graph.
+
+An export is a plain ``tf.Module`` saved with ``tf.saved_model.save``: TF Serving and plain
+TensorFlow (``tf.saved_model.load``) run it without tfbt, Keras or TFRS. Clients send raw item
+ids (strings, oldest first, padded with ``""``) and get raw ids back; internal indices never
+leave the graph. Unknown ids are dropped (the rest re-left-padded, the most recent ``max_len``
+kept), never an error; ``num_known`` says how many items of each user were recognised.
+
+Signatures (``B`` users, ``L`` any width, ``D`` the representation size):
+
+* ``encoder`` (a ``tfbt pretrain`` or ``tfbt train`` run, or in Python any encoder):
+  ``serving_default(items: string [B, L]) -> {embedding: float32 [B, D], num_known: int32 [B]}``.
+* ``recommender`` (a ``tfbt train`` run: SASRec / BT-SR; in Python also the TFRS dual encoder):
+  ``serving_default(items) -> {item_ids: string [B, K], scores: float32 [B, K], num_known}``
+  with the export's default ``K``, and ``recommend_k(items, k: int32 [])`` -> the same with
+  ``min(k, num_items)`` columns. Scores are ``user · item`` over the whole catalogue, best first,
+  the user's own items excluded; slots beyond the items left to recommend hold ``""``/``-inf``.
+
+Layout: ``ROOT/NAME/VERSION/`` (numeric versions, as TF Serving expects), written to a hidden
+temporary folder beside it, checked in a fresh process, then renamed into place. Assets:
+``item_vocab.txt`` (the lookup), ``tfbt.json`` (dataset metadata, training config, metrics,
+signatures, export time, versions), ``item_counts.tsv`` (interactions per item, for a popularity
+fallback) and, when the dataset has it, ``items.tsv`` (titles, genres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfbt
+from tfbt import data
+from tfbt.pretrain import ENCODER_FILE, load_encoder
+from tfbt.recommend import COUNTS_ASSET, METADATA_ASSET, RECOMMEND_K
+from tfbt.sequential import SequentialRecommender
+from tfbt.train import MODEL_FILE, RESULTS_FILE
+from tfrecords_builder import schema
+
+KINDS = ("encoder", "recommender")
+DEFAULT_ROOT = "saved_models"
+_UNKNOWN_SAMPLE = "__tfbt_unknown_item__"
+# What a client must not need: the fresh-process check makes importing these fail.
+_NOT_NEEDED = ("tfbt", "keras", "tf_keras", "keras_hub", "keras_rs", "tensorflow_recommenders")
+
+
+class ExportVerificationError(RuntimeError):
+    """The SavedModel reloaded in a fresh process does not behave like the in-memory model."""
+
+
+@dataclasses.dataclass
+class Source:
+    """A trained model reduced to what serving needs.
+
+    Attributes:
+      description: where it came from (for messages and ``tfbt.json``).
+      data_dir: the dataset it was trained on (vocabulary, titles, counts).
+      metadata: that dataset's ``Metadata``.
+      max_len: the input width it was trained with.
+      user_embeddings: int32 ``[B, max_len]`` left-padded -> float ``[B, D]``.
+      item_table: ``() -> [num_items + 2, D]`` (row i = item i); None for an encoder alone.
+      variables: every variable the two callables read (what the SavedModel stores).
+      config, results: the run's ``config.json`` and ``results.json``, when there are.
+    """
+
+    description: str
+    data_dir: Path
+    metadata: schema.Metadata
+    max_len: int
+    user_embeddings: Callable
+    item_table: Callable | None
+    variables: list
+    config: dict | None = None
+    results: dict | None = None
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+def _load_run(run: Path):
+    """``(model, description)`` of a run folder's trained model."""
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: no such run folder")
+    for name, load in ((MODEL_FILE, lambda p: keras.models.load_model(p, compile=False)),
+                       (ENCODER_FILE, load_encoder)):
+        if (run / name).is_file():
+            try:
+                return load(run / name), str(run / name)
+            except Exception as err:  # a truncated or foreign file: say which one
+                raise ValueError(f"{run / name}: cannot load the model ({err})") from err
+    unfinished = " (backup/ holds an unfinished run: finish it first)" if (
+        run / "backup").is_dir() else ""
+    raise ValueError(f"{run}: no trained model: expected {MODEL_FILE} (`tfbt train`) or "
+                     f"{ENCODER_FILE} (`tfbt pretrain`){unfinished}")
+
+
+def _vocab_size(model) -> int:
+    """Vocabulary size of a SequentialRecommender, a Keras encoder model or a DualEncoder."""
+    if isinstance(model, SequentialRecommender):
+        return int(model.item_embeddings.shape[0])
+    sizes = {layer.vocab_size for layer in getattr(model, "layers", [])
+             if hasattr(layer, "vocab_size")}
+    sizes |= {model.vocab_size} if hasattr(model, "vocab_size") else set()
+    if len(sizes) != 1:
+        raise ValueError(f"cannot tell the item vocabulary size of {type(model).__name__}")
+    return int(sizes.pop())
+
+
+def _check_dataset(description: str, data_dir, vocab_size: int):
+    """``(data_dir, metadata)``; raises unless the model was trained on this dataset."""
+    if data_dir is None:
+        raise ValueError(f"{description}: no dataset given; pass data_dir (--data)")
+    data_dir = Path(data_dir)
+    metadata = data.load_metadata(data_dir)
+    if vocab_size != metadata.vocab_size:
+        raise ValueError(
+            f"{description} has an item vocabulary of {vocab_size} (num_items + 2 = "
+            f"{vocab_size - 2} items) but {data_dir} has num_items={metadata.num_items} "
+            f"(vocabulary {metadata.vocab_size}); it was trained on another dataset: pass the "
+            f"dataset it was trained on (--data)")
+    vocab_file = data_dir / schema.ITEM_VOCAB_FILE
+    vocab = schema.read_vocab(data_dir)
+    if len(vocab) != metadata.num_items:
+        raise ValueError(f"{vocab_file}: {len(vocab)} lines, expected num_items="
+                         f"{metadata.num_items}")
+    seen = set()
+    for line, raw_id in enumerate(vocab, 1):
+        if not raw_id or raw_id in seen:
+            raise ValueError(f"{vocab_file}:{line}: {'duplicate' if raw_id else 'empty'} raw "
+                             f"id {raw_id!r}; raw ids must be unique and non-empty")
+        seen.add(raw_id)
+    return data_dir, metadata
+
+
+def load_source(source, *, data_dir=None, max_len=None) -> Source:
+    """Resolves what to export.
+
+    Args:
+      source: a run folder (``tfbt train``: ``model.keras``; ``tfbt pretrain``:
+        ``encoder.keras``) or an in-memory model: a ``SequentialRecommender``, a Keras encoder
+        model (``items [B, max_len] -> [B, D]``) or a ``tfbt.baselines`` ``DualEncoder``.
+      data_dir: the dataset (default: the run's ``config.json`` ``data``; required in memory).
+      max_len: input width (default: the run's or the model's; required for a DualEncoder).
+    """
+    config = results = None
+    if isinstance(source, (str, os.PathLike)):
+        model, description = _load_run(Path(source))
+        config = _read_json(Path(source) / "config.json") or {}
+        results = _read_json(Path(source) / RESULTS_FILE)
+        data_dir = data_dir if data_dir is not None else config.get("data")
+        max_len = max_len if max_len is not None else config.get("max_len")
+    else:
+        model, description = source, f"in-memory {type(source).__name__}"
+        if not model.variables:
+            raise ValueError(f"{description} has no weights: build and train it first")
+
+    if hasattr(model, "candidate_tower") and hasattr(model, "encode"):  # a TFRS DualEncoder
+        from tfbt.baselines import item_embeddings
+
+        table = tf.Variable(item_embeddings(model), trainable=False, name="item_table")
+        user_embeddings, item_table = model.encode, (lambda: table)
+        variables = [*model.query_tower.variables, table]
+    elif isinstance(model, SequentialRecommender):
+        user_embeddings, item_table = model.user_embeddings, (lambda: model.item_embeddings)
+        variables = list(model.encoder.variables)
+        max_len = max_len if max_len is not None else model.encoder.max_len
+    else:
+        def user_embeddings(items):
+            return model(items, training=False)
+
+        item_table, variables = None, list(model.variables)
+        if max_len is None and getattr(model, "inputs", None):
+            max_len = model.inputs[0].shape[1]
+    if max_len is None or int(max_len) < 1:
+        raise ValueError(f"{description}: max_len must be a positive integer; got {max_len}")
+    data_dir, metadata = _check_dataset(description, data_dir, _vocab_size(model))
+    return Source(description, data_dir, metadata, int(max_len), user_embeddings, item_table,
+                  variables, config, results)
+
+
+class _RawIdModel(tf.Module):
+    """Raw ids in, item indices inside: the lookup both kinds of export share."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.max_len = source.max_len
+        self.num_items = source.metadata.num_items
+        self.vocabulary = tf.saved_model.Asset(str(source.data_dir / schema.ITEM_VOCAB_FILE))
+        self.model_variables = source.variables
+        self._user_embeddings = source.user_embeddings
+        # Line i of item_vocab.txt is the raw id of index i + 1; anything else looks up to 0.
+        self.item_index = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            self.vocabulary, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE, tf.int64,
+            tf.lookup.TextFileIndex.LINE_NUMBER, value_index_offset=1), default_value=0)
+
+    def users(self, items):
+        """string ``[B, L]`` -> user embeddings float32 ``[B, D]`` and the known items, int64
+        RaggedTensor ``[B, None]`` in input order (all of them, not only the last max_len)."""
+        indices = self.item_index.lookup(items)
+        known = tf.ragged.boolean_mask(indices, indices > 0)
+        padded = data.left_pad(known, self.max_len)                          # [B, max_len]
+        return tf.cast(self._user_embeddings(padded), tf.float32), known
+
+
+class EncoderModel(_RawIdModel):
+    """``serving_default``: raw ids -> user embeddings."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items")])
+    def serve(self, items):
+        embedding, known = self.users(items)
+        return {"embedding": embedding, "num_known": tf.cast(known.row_lengths(), tf.int32)}
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.serve}
+
+
+class RecommenderModel(_RawIdModel):
+    """``serving_default`` (the top ``k`` unseen items) and ``recommend_k`` (k as an input)."""
+
+    def __init__(self, source: Source, k: int):
+        super().__init__(source)
+        self.k = min(int(k), self.num_items)
+        self._item_table = source.item_table
+        self.item_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            self.vocabulary, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string,
+            tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+
+    def recommend(self, items, k):
+        users, known = self.users(items)                                       # [B, D]
+        table = tf.cast(self._item_table()[1:self.num_items + 1], tf.float32)   # [N, D]
+        scores = tf.matmul(users, table, transpose_b=True)                    # [B, N]
+        own = tf.stack([known.value_rowids(), known.values - 1], axis=1)      # [P, 2]
+        scores = tf.tensor_scatter_nd_update(
+            scores, own, tf.fill(tf.shape(own)[:1], float("-inf")))
+        top_scores, top = tf.math.top_k(scores, k=k)                          # [B, k]
+        line = tf.where(tf.math.is_inf(top_scores), tf.constant(-1, tf.int64),
+                        tf.cast(top, tf.int64))                               # -1 -> ""
+        return {"item_ids": self.item_id.lookup(line), "scores": top_scores,
+                "num_known": tf.cast(known.row_lengths(), tf.int32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items")])
+    def serve(self, items):
+        return self.recommend(items, self.k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items"),
+                                  tf.TensorSpec([], tf.int32, name="k")])
+    def recommend_k(self, items, k):
+        tf.debugging.assert_positive(k, message="k must be >= 1")
+        return self.recommend(items, tf.minimum(k, self.num_items))
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.serve, RECOMMEND_K: self.recommend_k}
+
+
+def describe_signatures(module: _RawIdModel) -> dict:
+    """``{name: {"inputs"|"outputs": {key: [dtype, shape]}}}`` of the module's signatures."""
+    described = {}
+    for name, function in module.signatures().items():
+        concrete = function.get_concrete_function()
+        described[name] = {
+            "inputs": {spec.name: [spec.dtype.name, spec.shape.as_list()]
+                       for spec in tf.nest.flatten(concrete.structured_input_signature)},
+            "outputs": {key: [tensor.dtype.name, tensor.shape.as_list()]
+                        for key, tensor in concrete.structured_outputs.items()}}
+    return described
+
+
+def sample_calls(vocab: list[str], max_len: int, recommender: bool) -> list[dict]:
+    """Inputs that exercise the lookup: unknown ids, padding, truncation, an all-unknown user."""
+    rows = [vocab[:max_len + 2] + [_UNKNOWN_SAMPLE], [vocab[-1], _UNKNOWN_SAMPLE, vocab[0]],
+            [_UNKNOWN_SAMPLE], [""]]
+    width = max(map(len, rows))
+    items = [row + [""] * (width - len(row)) for row in rows]
+    calls = [{"signature": "serving_default", "inputs": {"items": items}}]
+    if recommender:
+        calls += [{"signature": RECOMMEND_K, "inputs": {"items": items, "k": k}}
+                  for k in (1, len(vocab) + 1)]
+    return calls
+
+
+# Run as `python -c _RELOAD_SCRIPT EXPORT_DIR BLOCKED_MODULE...`, calls as JSON on stdin.
+_RELOAD_SCRIPT = """
+import json, sys
+for name in sys.argv[2:]:
+    sys.modules[name] = None  # importing it now fails: the export must need TensorFlow alone
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+
+def spec(tensor):
+    return [tensor.dtype.name, tensor.shape.as_list()]
+
+def numpy(tensor):
+    return (tensor.numpy().astype(str) if tensor.dtype == tf.string else tensor.numpy()).tolist()
+
+signatures = {name: {"inputs": {k: spec(v) for k, v in fn.structured_input_signature[1].items()},
+                     "outputs": {k: spec(v) for k, v in fn.structured_outputs.items()}}
+              for name, fn in model.signatures.items()}
+outputs = []
+for call in json.load(sys.stdin):
+    fn = model.signatures[call["signature"]]
+    specs = fn.structured_input_signature[1]
+    result = fn(**{k: tf.constant(v, specs[k].dtype) for k, v in call["inputs"].items()})
+    outputs.append({k: numpy(v) for k, v in result.items()})
+print("\\n" + json.dumps({"signatures": signatures, "outputs": outputs}))
+"""
+
+
+def compare_outputs(expected: list[dict], actual: list[dict], calls: list[dict]) -> None:
+    """Raises ``ExportVerificationError`` at the first output that differs (floats: 1e-5)."""
+    for call, want, got in zip(calls, expected, actual, strict=True):
+        for key, value in want.items():
+            value, other = np.asarray(value), np.asarray(got.get(key))
+            same = value.shape == other.shape and (
+                np.allclose(value, other, rtol=1e-5, atol=1e-6) if value.dtype.kind == "f"
+                else (value == other).all())
+            if not same:
+                raise ExportVerificationError(
+                    f"signature {call['signature']} output {key!r} differs after reloading: "
+                    f"in memory {value.tolist()}, reloaded {other.tolist()}")
+
+
+def verify(path, module: _RawIdModel, calls: list[dict]) -> dict:
+    """Checks the export at ``path`` in a fresh process that cannot import tfbt, Keras or TFRS.
+
+    There ``tf.saved_model.load`` must find every signature of ``module``, and ``calls``
+    (``[{"signature", "inputs"}]``) must give the outputs ``module`` gives in memory.
+    ``saved_model_cli show --all`` runs alongside when it is installed.
+
+    Returns:
+      ``{"signatures": {name: {"inputs"|"outputs": {key: [dtype, shape]}}}, "saved_model_cli":
+      its output, or None when it is not installed}``.
+
+    Raises:
+      ExportVerificationError: the reload failed, a signature is missing or an output differs.
+    """
+    signatures = module.signatures()
+    expected = [{k: v.numpy().astype(str) if v.dtype == tf.string else v.numpy()
+                 for k, v in signatures[call["signature"]](
+                     **{k: tf.constant(v) for k, v in call["inputs"].items()}).items()}
+                for call in calls]
+    path = str(Path(path).resolve())
+    options = dict(env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, cwd=tempfile.gettempdir(),
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reload = subprocess.Popen([sys.executable, "-c", _RELOAD_SCRIPT, path, *_NOT_NEEDED],
+                              stdin=subprocess.PIPE, **options)
+    cli = shutil.which("saved_model_cli")
+    show = subprocess.Popen([cli, "show", "--dir", path, "--all"], **options) if cli else None
+    stdout, stderr = reload.communicate(json.dumps(calls), timeout=600)
+    cli_output = None
+    if show is not None:
+        cli_stdout, cli_stderr = show.communicate(timeout=600)
+        cli_output = cli_stdout if show.returncode == 0 else (
+            f"saved_model_cli failed ({show.returncode}): {cli_stderr[-2000:]}")
+    if reload.returncode != 0:
+        raise ExportVerificationError(f"{path}: reloading in a fresh process failed:\n"
+                                      f"{stderr[-4000:]}")
+    reloaded = json.loads(stdout.strip().splitlines()[-1])
+    missing = set(signatures) - set(reloaded["signatures"])
+    if missing:
+        raise ExportVerificationError(f"{path}: signatures {sorted(missing)} missing after "
+                                      f"reloading; found {sorted(reloaded['signatures'])}")
+    compare_outputs(expected, reloaded["outputs"], calls)
+    return {"signatures": reloaded["signatures"], "saved_model_cli": cli_output}
+
+
+def _model_dir_and_version(root, name: str, version: int | None, overwrite: bool):
+    if not name or name in (".", "..") or "/" in name or os.sep in name or name.startswith("."):
+        raise ValueError(f"--name must be a plain folder name; got {name!r}")
+    model_dir = Path(root) / name
+    if version is None:
+        existing = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+        version = max(existing, default=0) + 1
+    if int(version) < 1:
+        raise ValueError(f"version must be a positive integer; got {version}")
+    if (model_dir / str(int(version))).exists() and not overwrite:
+        raise FileExistsError(f"{model_dir / str(int(version))} exists; pass --overwrite to "
+                              f"replace it, or leave out --version to write the next version")
+    return model_dir, int(version)
+
+
+def _write_assets(folder: Path, source: Source, info: dict) -> list[Path]:
+    """``tfbt.json``, ``item_counts.tsv`` and, when the dataset has it, ``items.tsv``."""
+    vocab = schema.read_vocab(source.data_dir)
+    counts = data.item_counts(source.data_dir, metadata=source.metadata, split="test")
+    (folder / COUNTS_ASSET).write_text("item\traw_id\tcount\n" + "".join(
+        f"{index}\t{raw_id}\t{counts[index]}\n" for index, raw_id in enumerate(vocab, 1)))
+    (folder / METADATA_ASSET).write_text(
+        json.dumps(info, indent=2, sort_keys=True, default=float) + "\n")
+    assets = [folder / METADATA_ASSET, folder / COUNTS_ASSET]
+    if (source.data_dir / schema.ITEM_INFO_FILE).is_file():
+        assets.append(source.data_dir / schema.ITEM_INFO_FILE)
+    return assets
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Moves the finished export into place (an old version is removed last)."""
+    if target.exists():
+        old = staging.with_suffix(".old")
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old)
+    else:
+        staging.rename(target)
+
+
+@dataclasses.dataclass
+class Export:
+    """A published export: its folder, its version and what the fresh-process check saw
+    (``verify``'s result; None when the check was skipped)."""
+
+    path: Path
+    version: int
+    verification: dict | None
+
+
+def _export(kind: str, source, name: str, *, root, version, overwrite, data_dir, max_len, k,
+            verify_export: bool) -> Export:
+    if k is not None and int(k) < 1:
+        raise ValueError(f"k must be >= 1; got {k}")
+    model_dir, version = _model_dir_and_version(root, name, version, overwrite)
+    source = load_source(source, data_dir=data_dir, max_len=max_len)
+    if kind == "encoder":
+        module = EncoderModel(source)
+    elif source.item_table is None:
+        raise ValueError(f"{source.description} is an encoder without an item scorer (a BT "
+                         f"pretraining run): export it with --kind encoder, or export a "
+                         f"`tfbt train` run (SASRec / BT-SR) or a TFRS DualEncoder")
+    else:
+        module = RecommenderModel(source, k)
+    info = {
+        "name": name, "version": version, "kind": kind, "source": source.description,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "tfbt_version": tfbt.__version__, "tensorflow_version": tf.__version__,
+        "max_len": source.max_len, "k": getattr(module, "k", None),
+        "signatures": describe_signatures(module),
+        "dataset": {"path": str(source.data_dir), **dataclasses.asdict(source.metadata)},
+        "config": source.config,
+        "metrics": {split: source.results[split] for split in ("valid", "test")
+                    if split in (source.results or {})} or None,
+    }
+    created = [folder for folder in (Path(root), model_dir) if not folder.exists()]
+    with tempfile.TemporaryDirectory() as assets_dir:
+        module.assets = [tf.saved_model.Asset(str(path))
+                         for path in _write_assets(Path(assets_dir), source, info)]
+        model_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=model_dir))
+        try:
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a serving user
+            tf.saved_model.save(module, str(staging), signatures=module.signatures())
+            verification = verify(staging, module, sample_calls(
+                schema.read_vocab(source.data_dir), source.max_len,
+                kind == "recommender")) if verify_export else None
+            _replace(staging, model_dir / str(version))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            for folder in reversed(created):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
+    return Export(model_dir / str(version), version, verification)
+
+
+def export_encoder(source, name: str, *, root=DEFAULT_ROOT, version: int | None = None,
+                   overwrite: bool = False, data_dir=None, max_len: int | None = None,
+                   verify_export: bool = True) -> Export:
+    """Exports a user encoder: raw item ids -> user embedding (see the module docstring).
+
+    Args:
+      source: a ``tfbt pretrain`` or ``tfbt train`` run folder, or an in-memory model (see
+        ``load_source``).
+      name: the model's folder under ``root`` (TF Serving's model name).
+      root: the export root.
+      version: the version folder; default: one above the highest existing.
+      overwrite: replace an existing version folder.
+      data_dir: the dataset the model was trained on (default: the run's).
+      max_len: input width (default: the run's or the model's).
+      verify_export: reload in a fresh process and compare outputs before publishing.
+
+    Returns:
+      An ``Export``; ``path`` is ``root/name/version``.
+
+    Raises:
+      FileExistsError: the version exists and ``overwrite`` is False.
+      FileNotFoundError: no such run folder or dataset.
+      ValueError: no trained model, or a model that does not match the dataset.
+      ExportVerificationError: the reloaded export behaves differently (nothing is published).
+    """
+    return _export("encoder", source, name, root=root, version=version, overwrite=overwrite,
+                   data_dir=data_dir, max_len=max_len, k=None, verify_export=verify_export)
+
+
+def export_recommender(source, name: str, *, root=DEFAULT_ROOT, version: int | None = None,
+                       k: int = 10, overwrite: bool = False, data_dir=None,
+                       max_len: int | None = None, verify_export: bool = True) -> Export:
+    """Exports a recommender: raw item ids -> top-``k`` unseen raw item ids and scores.
+
+    ``source`` is a ``tfbt train`` run folder (SASRec / BT-SR), an in-memory
+    ``SequentialRecommender`` or a TFRS ``DualEncoder`` (``tfbt.baselines``; pass ``data_dir``
+    and ``max_len``). A BT pretraining run has no item scorer and is refused. ``k`` is the
+    ``serving_default`` default (clamped to ``num_items``); ``recommend_k`` takes any k. Other
+    arguments, return value and errors as ``export_encoder``.
+    """
+    return _export("recommender", source, name, root=root, version=version,
+                   overwrite=overwrite, data_dir=data_dir, max_len=max_len, k=k,
+                   verify_export=verify_export)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # dest: `tfbt.cli` keeps the subcommand's function in args.run.
+    parser.add_argument("--run", dest="run_dir", required=True, metavar="RUN_DIR",
+                        help="run folder of `tfbt train` (model.keras) or `tfbt pretrain` "
+                             "(encoder.keras)")
+    parser.add_argument(
+        "--kind", choices=KINDS, required=True,
+        help="encoder: raw item ids -> user embedding (a pretrain or train run). recommender: "
+             "raw item ids -> top-K unseen raw item ids and scores, from a `tfbt train` run "
+             "(SASRec / BT-SR); a BT encoder (pretrain) run has no item scorer. The TFRS dual "
+             "encoder has no run folder: export it from Python with "
+             "tfbt.export.export_recommender(model, NAME, data_dir=..., max_len=...)")
+    parser.add_argument("--name", required=True, help="model name (the folder under --root)")
+    parser.add_argument("--version", type=int, default=None,
+                        help="version folder (default: one above the highest existing)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="export root (default: %(default)s)")
+    parser.add_argument("--k", "-k", type=int, default=10,
+                        help="recommender: number of recommendations of serving_default (the "
+                             "recommend_k signature takes k as an input; default: %(default)s)")
+    parser.add_argument("--data", default=None,
+                        help="dataset the run was trained on (default: the run's config.json)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing version folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    export = export_encoder if args.kind == "encoder" else export_recommender
+    extra = {} if args.kind == "encoder" else {"k": args.k}
+    try:
+        result = export(args.run_dir, args.name, root=args.root, version=args.version,
+                        overwrite=args.overwrite, data_dir=args.data, **extra)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"tfbt export: error: {err}", file=sys.stderr)
+        return 2
+    except ExportVerificationError as err:
+        print(f"tfbt export: error: the export failed its check in a fresh process and was "
+              f"not written: {err}", file=sys.stderr)
+        return 1
+    print(f"exported {args.kind} {args.run_dir} to {result.path} (checked in a fresh process)")
+    for name, signature in result.verification["signatures"].items():
+        inputs = ", ".join(f"{k}: {t} {s}" for k, (t, s) in signature["inputs"].items())
+        outputs = ", ".join(f"{k}: {t} {s}" for k, (t, s) in signature["outputs"].items())
+        print(f"  {name}({inputs}) -> {outputs}")
+    return 0
