@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from tfbt import data, downstream
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 from tfbt.encoders import CNNEncoder
 from tfbt.models import encoder_model
 
@@ -16,11 +15,8 @@ FIT = downstream.FitConfig(head_learning_rates=(1e-2,), head_epochs=3, encoder_e
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("downstream") / "d"
-    write_synthetic(out, SyntheticConfig(num_users=400, num_items=150, mean_length=25, seed=0),
-                    progress=False)
-    return out
+def synthetic(synthetic_data):
+    return synthetic_data(400, 150, 25)
 
 
 @pytest.fixture(scope="module")

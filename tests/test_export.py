@@ -11,7 +11,7 @@ import tfbt  # noqa: F401  (before TensorFlow)
 import keras
 import tensorflow as tf
 
-from tfbt import data, export, train
+from tfbt import data, export, export_check, train
 from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 from tfbt.pretrain import PretrainConfig, load_encoder, pretrain
 from tfrecords_builder import schema
@@ -22,11 +22,8 @@ README_REQUEST = '{"instances": [{"items": ["1193", "661", "914", ""]}]}'
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "d"
-    write_synthetic(path, SyntheticConfig(num_users=200, num_items=60, mean_length=15),
-                    progress=False)
-    return path
+def dataset(synthetic_data):
+    return synthetic_data(200, 60, 15)
 
 
 @pytest.fixture(scope="module")
@@ -232,10 +229,10 @@ def test_dual_encoder_export_scores_queries_against_candidates(dataset, vocab, t
     model.encode(tf.zeros([1, MAX_LEN], tf.int32))
     with pytest.raises(ValueError, match="max_len"):
         export.export_recommender(model, "de", root=tmp_path, data_dir=dataset)
-    # The fresh-process check is the same for every source (see the tests above); skipped
-    # here to keep the file fast.
+    # The fresh-process check proves that serving it needs neither tf-keras nor TFRS.
     result = export.export_recommender(model, "de", root=tmp_path, data_dir=dataset,
-                                       max_len=MAX_LEN, k=3, verify_export=False)
+                                       max_len=MAX_LEN, k=3)
+    assert set(result.verification["signatures"]) == {"serving_default", "recommend_k"}
     history = vocab[20:24]
     query = query_embeddings(model, left_padded([indices(vocab, history)]))
     scores = (query @ item_embeddings(model)[1:61].T)[0]
@@ -288,13 +285,13 @@ def test_a_failed_export_leaves_nothing_behind(bt_run, dataset, tmp_path, monkey
 def test_the_check_catches_different_outputs():
     calls = [{"signature": "serving_default", "inputs": {"items": [["1"]]}}]
     expected = [{"item_ids": np.array([["3", "4"]]), "scores": np.array([[0.5, 0.25]])}]
-    export.compare_outputs(expected, [{"item_ids": [["3", "4"]], "scores": [[0.5, 0.25]]}],
-                           calls)
+    same = {"item_ids": [["3", "4"]], "scores": [[0.5, 0.25]]}
+    export_check.compare_outputs(expected, [same], calls)
     for changed in ({"item_ids": [["4", "3"]], "scores": [[0.5, 0.25]]},
                     {"item_ids": [["3", "4"]], "scores": [[0.5, 0.2]]},
                     {"item_ids": [["3"]], "scores": [[0.5]]}):
         with pytest.raises(export.ExportVerificationError, match="differs after reloading"):
-            export.compare_outputs(expected, [changed], calls)
+            export_check.compare_outputs(expected, [changed], calls)
 
 
 def test_untrained_mismatched_and_unscorable_models_are_refused(sasrec_run, bt_run, dataset,

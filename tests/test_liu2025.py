@@ -7,16 +7,12 @@ import json
 import pytest
 
 from tfbt import baselines, downstream, experiments
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 from tfbt.experiments import liu2025
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("liu2025") / "d"
-    write_synthetic(out, SyntheticConfig(num_users=400, num_items=150, mean_length=25, seed=0),
-                    progress=False)
-    return out
+def synthetic(synthetic_data):
+    return synthetic_data(400, 150, 25)
 
 
 def _config(data_dir, output, **overrides):

@@ -12,7 +12,6 @@ import pytest
 from tfbt import data, downstream, training
 from tfbt.augment import SequenceAugmenter
 from tfbt.cli import main
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 from tfbt.encoders import CNNEncoder
 from tfbt.models import BarlowTwinsPretrainer, ProjectorMLP, encoder_model, normalized_std
 from tfbt.pretrain import PretrainConfig, build_pretrainer, load_encoder, pretrain
@@ -21,11 +20,8 @@ MAX_LEN = 40
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic") / "data"
-    write_synthetic(out, SyntheticConfig(num_users=600, num_items=200, mean_length=30, seed=0),
-                    progress=False)
-    return out
+def synthetic(synthetic_data):
+    return synthetic_data(600, 200, 30)
 
 
 def _config(data_dir, output, **overrides):
@@ -143,10 +139,8 @@ def test_pretraining_learns_the_planted_genre_taste(synthetic, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_pretraining_margin_holds_across_seeds(tmp_path, seed):
-    data_dir = tmp_path / "data"
-    write_synthetic(data_dir, SyntheticConfig(num_users=600, num_items=200, mean_length=30,
-                                              seed=seed), progress=False)
+def test_pretraining_margin_holds_across_seeds(synthetic_data, tmp_path, seed):
+    data_dir = synthetic_data(600, 200, 30, seed=seed)
     pretrained, untrained = _pretrained_vs_random(data_dir, tmp_path / "run", seed=seed)
     assert pretrained > untrained + 0.05, (pretrained, untrained)
 

@@ -14,18 +14,14 @@ import tfbt  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 
 from tfbt import data, export, recommend, train
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 from tfrecords_builder import schema
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "d"
-    write_synthetic(path, SyntheticConfig(num_users=200, num_items=60, mean_length=15),
-                    progress=False)
-    return path
+def dataset(synthetic_data):
+    return synthetic_data(200, 60, 15)
 
 
 @pytest.fixture(scope="module")

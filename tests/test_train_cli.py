@@ -10,18 +10,14 @@ import tfbt  # noqa: F401  (before TensorFlow)
 import keras
 
 from tfbt import data, sweep, train
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
 
 SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
              length_chunks=1, eval_every=1)
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "synthetic"
-    write_synthetic(path, SyntheticConfig(num_users=200, num_items=60, mean_length=12),
-                    progress=False)
-    return path
+def tiny(synthetic_data):
+    return synthetic_data(200, 60, 12)
 
 
 def parse(module, argv):
