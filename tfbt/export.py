@@ -1,26 +1,20 @@
 """``tfbt export``: SavedModels for TF Serving, with the raw-id lookup inside the graph.
 
-An export is a plain ``tf.Module`` saved with ``tf.saved_model.save``: TF Serving and plain
-TensorFlow (``tf.saved_model.load``) run it without tfbt, Keras or TFRS. Clients send raw item
-ids (strings, oldest first, padded with ``""``) and get raw ids back; internal indices never
-leave the graph. Unknown ids are dropped (the rest re-left-padded, the most recent ``max_len``
-kept), never an error; ``num_known`` says how many items of each user were recognised.
+Resolves what to export (``load_source``: a run folder or an in-memory model, checked against
+its dataset), builds the ``tfbt.serving`` module of the chosen kind and publishes it:
 
-Signatures (``B`` users, ``L`` any width, ``D`` the representation size):
-
-* ``encoder`` (a ``tfbt pretrain`` or ``tfbt train`` run, or in Python any encoder):
-  ``serving_default(items: string [B, L]) -> {embedding: float32 [B, D], num_known: int32 [B]}``.
+* ``encoder`` (a ``tfbt pretrain`` or ``tfbt train`` run, or in Python any encoder): raw item
+  ids -> user embedding.
 * ``recommender`` (a ``tfbt train`` run: SASRec / BT-SR; in Python also the TFRS dual encoder):
-  ``serving_default(items) -> {item_ids: string [B, K], scores: float32 [B, K], num_known}``
-  with the export's default ``K``, and ``recommend_k(items, k: int32 [])`` -> the same with
-  ``min(k, num_items)`` columns. Scores are ``user · item`` over the whole catalogue, best first,
-  the user's own items excluded; slots beyond the items left to recommend hold ``""``/``-inf``.
+  raw item ids -> the top-K unseen raw item ids and their scores.
+
+``tfbt.serving`` documents the signatures; the export needs TensorFlow alone to run.
 
 Layout: ``ROOT/NAME/VERSION/`` (numeric versions, as TF Serving expects), written to a hidden
-temporary folder beside it, checked in a fresh process, then renamed into place. Assets:
-``item_vocab.txt`` (the lookup), ``tfbt.json`` (dataset metadata, training config, metrics,
-signatures, export time, versions), ``item_counts.tsv`` (interactions per item, for a popularity
-fallback) and, when the dataset has it, ``items.tsv`` (titles, genres).
+temporary folder beside it, checked in a fresh process (``tfbt.export_check``), then renamed
+into place. Assets: ``item_vocab.txt`` (the lookup), ``tfbt.json`` (dataset metadata, training
+config, metrics, signatures, export time, versions), ``item_counts.tsv`` (interactions per item,
+for a popularity fallback) and, when the dataset has it, ``items.tsv`` (titles, genres).
 """
 
 from __future__ import annotations
@@ -31,59 +25,25 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import tfbt
 from tfbt import data
+from tfbt.export_check import ExportVerificationError, sample_calls, verify
 from tfbt.pretrain import ENCODER_FILE, load_encoder
-from tfbt.recommend import COUNTS_ASSET, METADATA_ASSET, RECOMMEND_K
+from tfbt.recommend import COUNTS_ASSET, METADATA_ASSET
 from tfbt.sequential import SequentialRecommender
+from tfbt.serving import EncoderModel, RecommenderModel, Source, describe_signatures
 from tfbt.train import MODEL_FILE, RESULTS_FILE
 from tfrecords_builder import schema
 
 KINDS = ("encoder", "recommender")
 DEFAULT_ROOT = "saved_models"
-_UNKNOWN_SAMPLE = "__tfbt_unknown_item__"
-# What a client must not need: the fresh-process check makes importing these fail.
-_NOT_NEEDED = ("tfbt", "keras", "tf_keras", "keras_hub", "keras_rs", "tensorflow_recommenders")
-
-
-class ExportVerificationError(RuntimeError):
-    """The SavedModel reloaded in a fresh process does not behave like the in-memory model."""
-
-
-@dataclasses.dataclass
-class Source:
-    """A trained model reduced to what serving needs.
-
-    Attributes:
-      description: where it came from (for messages and ``tfbt.json``).
-      data_dir: the dataset it was trained on (vocabulary, titles, counts).
-      metadata: that dataset's ``Metadata``.
-      max_len: the input width it was trained with.
-      user_embeddings: int32 ``[B, max_len]`` left-padded -> float ``[B, D]``.
-      item_table: ``() -> [num_items + 2, D]`` (row i = item i); None for an encoder alone.
-      variables: every variable the two callables read (what the SavedModel stores).
-      config, results: the run's ``config.json`` and ``results.json``, when there are.
-    """
-
-    description: str
-    data_dir: Path
-    metadata: schema.Metadata
-    max_len: int
-    user_embeddings: Callable
-    item_table: Callable | None
-    variables: list
-    config: dict | None = None
-    results: dict | None = None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -196,191 +156,6 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
                   variables, config, results)
 
 
-class _RawIdModel(tf.Module):
-    """Raw ids in, item indices inside: the lookup both kinds of export share."""
-
-    def __init__(self, source: Source):
-        super().__init__()
-        self.max_len = source.max_len
-        self.num_items = source.metadata.num_items
-        self.vocabulary = tf.saved_model.Asset(str(source.data_dir / schema.ITEM_VOCAB_FILE))
-        self.model_variables = source.variables
-        self._user_embeddings = source.user_embeddings
-        # Line i of item_vocab.txt is the raw id of index i + 1; anything else looks up to 0.
-        self.item_index = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
-            self.vocabulary, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE, tf.int64,
-            tf.lookup.TextFileIndex.LINE_NUMBER, value_index_offset=1), default_value=0)
-
-    def users(self, items):
-        """string ``[B, L]`` -> user embeddings float32 ``[B, D]`` and the known items, int64
-        RaggedTensor ``[B, None]`` in input order (all of them, not only the last max_len)."""
-        indices = self.item_index.lookup(items)
-        known = tf.ragged.boolean_mask(indices, indices > 0)
-        padded = data.left_pad(known, self.max_len)                          # [B, max_len]
-        return tf.cast(self._user_embeddings(padded), tf.float32), known
-
-
-class EncoderModel(_RawIdModel):
-    """``serving_default``: raw ids -> user embeddings."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items")])
-    def serve(self, items):
-        embedding, known = self.users(items)
-        return {"embedding": embedding, "num_known": tf.cast(known.row_lengths(), tf.int32)}
-
-    def signatures(self) -> dict:
-        return {"serving_default": self.serve}
-
-
-class RecommenderModel(_RawIdModel):
-    """``serving_default`` (the top ``k`` unseen items) and ``recommend_k`` (k as an input)."""
-
-    def __init__(self, source: Source, k: int):
-        super().__init__(source)
-        self.k = min(int(k), self.num_items)
-        self._item_table = source.item_table
-        self.item_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
-            self.vocabulary, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string,
-            tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
-
-    def recommend(self, items, k):
-        users, known = self.users(items)                                       # [B, D]
-        table = tf.cast(self._item_table()[1:self.num_items + 1], tf.float32)   # [N, D]
-        scores = tf.matmul(users, table, transpose_b=True)                    # [B, N]
-        own = tf.stack([known.value_rowids(), known.values - 1], axis=1)      # [P, 2]
-        scores = tf.tensor_scatter_nd_update(
-            scores, own, tf.fill(tf.shape(own)[:1], float("-inf")))
-        top_scores, top = tf.math.top_k(scores, k=k)                          # [B, k]
-        line = tf.where(tf.math.is_inf(top_scores), tf.constant(-1, tf.int64),
-                        tf.cast(top, tf.int64))                               # -1 -> ""
-        return {"item_ids": self.item_id.lookup(line), "scores": top_scores,
-                "num_known": tf.cast(known.row_lengths(), tf.int32)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items")])
-    def serve(self, items):
-        return self.recommend(items, self.k)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items"),
-                                  tf.TensorSpec([], tf.int32, name="k")])
-    def recommend_k(self, items, k):
-        tf.debugging.assert_positive(k, message="k must be >= 1")
-        return self.recommend(items, tf.minimum(k, self.num_items))
-
-    def signatures(self) -> dict:
-        return {"serving_default": self.serve, RECOMMEND_K: self.recommend_k}
-
-
-def describe_signatures(module: _RawIdModel) -> dict:
-    """``{name: {"inputs"|"outputs": {key: [dtype, shape]}}}`` of the module's signatures."""
-    described = {}
-    for name, function in module.signatures().items():
-        concrete = function.get_concrete_function()
-        described[name] = {
-            "inputs": {spec.name: [spec.dtype.name, spec.shape.as_list()]
-                       for spec in tf.nest.flatten(concrete.structured_input_signature)},
-            "outputs": {key: [tensor.dtype.name, tensor.shape.as_list()]
-                        for key, tensor in concrete.structured_outputs.items()}}
-    return described
-
-
-def sample_calls(vocab: list[str], max_len: int, recommender: bool) -> list[dict]:
-    """Inputs that exercise the lookup: unknown ids, padding, truncation, an all-unknown user."""
-    rows = [vocab[:max_len + 2] + [_UNKNOWN_SAMPLE], [vocab[-1], _UNKNOWN_SAMPLE, vocab[0]],
-            [_UNKNOWN_SAMPLE], [""]]
-    width = max(map(len, rows))
-    items = [row + [""] * (width - len(row)) for row in rows]
-    calls = [{"signature": "serving_default", "inputs": {"items": items}}]
-    if recommender:
-        calls += [{"signature": RECOMMEND_K, "inputs": {"items": items, "k": k}}
-                  for k in (1, len(vocab) + 1)]
-    return calls
-
-
-# Run as `python -c _RELOAD_SCRIPT EXPORT_DIR BLOCKED_MODULE...`, calls as JSON on stdin.
-_RELOAD_SCRIPT = """
-import json, sys
-for name in sys.argv[2:]:
-    sys.modules[name] = None  # importing it now fails: the export must need TensorFlow alone
-import tensorflow as tf
-model = tf.saved_model.load(sys.argv[1])
-
-def spec(tensor):
-    return [tensor.dtype.name, tensor.shape.as_list()]
-
-def numpy(tensor):
-    return (tensor.numpy().astype(str) if tensor.dtype == tf.string else tensor.numpy()).tolist()
-
-signatures = {name: {"inputs": {k: spec(v) for k, v in fn.structured_input_signature[1].items()},
-                     "outputs": {k: spec(v) for k, v in fn.structured_outputs.items()}}
-              for name, fn in model.signatures.items()}
-outputs = []
-for call in json.load(sys.stdin):
-    fn = model.signatures[call["signature"]]
-    specs = fn.structured_input_signature[1]
-    result = fn(**{k: tf.constant(v, specs[k].dtype) for k, v in call["inputs"].items()})
-    outputs.append({k: numpy(v) for k, v in result.items()})
-print("\\n" + json.dumps({"signatures": signatures, "outputs": outputs}))
-"""
-
-
-def compare_outputs(expected: list[dict], actual: list[dict], calls: list[dict]) -> None:
-    """Raises ``ExportVerificationError`` at the first output that differs (floats: 1e-5)."""
-    for call, want, got in zip(calls, expected, actual, strict=True):
-        for key, value in want.items():
-            value, other = np.asarray(value), np.asarray(got.get(key))
-            same = value.shape == other.shape and (
-                np.allclose(value, other, rtol=1e-5, atol=1e-6) if value.dtype.kind == "f"
-                else (value == other).all())
-            if not same:
-                raise ExportVerificationError(
-                    f"signature {call['signature']} output {key!r} differs after reloading: "
-                    f"in memory {value.tolist()}, reloaded {other.tolist()}")
-
-
-def verify(path, module: _RawIdModel, calls: list[dict]) -> dict:
-    """Checks the export at ``path`` in a fresh process that cannot import tfbt, Keras or TFRS.
-
-    There ``tf.saved_model.load`` must find every signature of ``module``, and ``calls``
-    (``[{"signature", "inputs"}]``) must give the outputs ``module`` gives in memory.
-    ``saved_model_cli show --all`` runs alongside when it is installed.
-
-    Returns:
-      ``{"signatures": {name: {"inputs"|"outputs": {key: [dtype, shape]}}}, "saved_model_cli":
-      its output, or None when it is not installed}``.
-
-    Raises:
-      ExportVerificationError: the reload failed, a signature is missing or an output differs.
-    """
-    signatures = module.signatures()
-    expected = [{k: v.numpy().astype(str) if v.dtype == tf.string else v.numpy()
-                 for k, v in signatures[call["signature"]](
-                     **{k: tf.constant(v) for k, v in call["inputs"].items()}).items()}
-                for call in calls]
-    path = str(Path(path).resolve())
-    options = dict(env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, cwd=tempfile.gettempdir(),
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    reload = subprocess.Popen([sys.executable, "-c", _RELOAD_SCRIPT, path, *_NOT_NEEDED],
-                              stdin=subprocess.PIPE, **options)
-    cli = shutil.which("saved_model_cli")
-    show = subprocess.Popen([cli, "show", "--dir", path, "--all"], **options) if cli else None
-    stdout, stderr = reload.communicate(json.dumps(calls), timeout=600)
-    cli_output = None
-    if show is not None:
-        cli_stdout, cli_stderr = show.communicate(timeout=600)
-        cli_output = cli_stdout if show.returncode == 0 else (
-            f"saved_model_cli failed ({show.returncode}): {cli_stderr[-2000:]}")
-    if reload.returncode != 0:
-        raise ExportVerificationError(f"{path}: reloading in a fresh process failed:\n"
-                                      f"{stderr[-4000:]}")
-    reloaded = json.loads(stdout.strip().splitlines()[-1])
-    missing = set(signatures) - set(reloaded["signatures"])
-    if missing:
-        raise ExportVerificationError(f"{path}: signatures {sorted(missing)} missing after "
-                                      f"reloading; found {sorted(reloaded['signatures'])}")
-    compare_outputs(expected, reloaded["outputs"], calls)
-    return {"signatures": reloaded["signatures"], "saved_model_cli": cli_output}
-
-
 def _model_dir_and_version(root, name: str, version: int | None, overwrite: bool):
     if not name or name in (".", "..") or "/" in name or os.sep in name or name.startswith("."):
         raise ValueError(f"--name must be a plain folder name; got {name!r}")
@@ -481,7 +256,7 @@ def _export(kind: str, source, name: str, *, root, version, overwrite, data_dir,
 def export_encoder(source, name: str, *, root=DEFAULT_ROOT, version: int | None = None,
                    overwrite: bool = False, data_dir=None, max_len: int | None = None,
                    verify_export: bool = True) -> Export:
-    """Exports a user encoder: raw item ids -> user embedding (see the module docstring).
+    """Exports a user encoder: raw item ids -> user embedding (see ``tfbt.serving``).
 
     Args:
       source: a ``tfbt pretrain`` or ``tfbt train`` run folder, or an in-memory model (see

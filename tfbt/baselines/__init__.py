@@ -10,7 +10,6 @@ public helpers take and return paths, tensors and NumPy arrays.
 
 from tfbt.baselines.tfrs_dual_encoder import (
     DualEncoder,
-    export_dual_encoder,
     item_embeddings,
     query_embeddings,
     train_dual_encoder,
@@ -18,7 +17,6 @@ from tfbt.baselines.tfrs_dual_encoder import (
 
 __all__ = [
     "DualEncoder",
-    "export_dual_encoder",
     "item_embeddings",
     "query_embeddings",
     "train_dual_encoder",

@@ -14,18 +14,15 @@ negative that happens to equal the positive).
   never scored).
 
 This module is the only place in tfbt that uses ``tf.keras`` (tf-keras / Keras 2, because TFRS
-0.7.7 refuses Keras 3). Everything that leaves it is a tensor, a NumPy array or a SavedModel
-folder: ``train_dual_encoder`` -> ``query_embeddings`` / ``item_embeddings`` (arrays for
-downstream tasks and evaluation) and ``export_dual_encoder`` (a serving SavedModel that needs
-neither Keras to load).
+0.7.7 refuses Keras 3). Everything that leaves it is a tensor or a NumPy array:
+``train_dual_encoder`` -> ``query_embeddings`` / ``item_embeddings`` (arrays for downstream
+tasks and evaluation). To serve a trained model, ``tfbt.export.export_recommender(model, NAME,
+data_dir=..., max_len=...)`` writes a SavedModel that needs neither Keras to load.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -377,76 +374,3 @@ def item_embeddings(model: DualEncoder) -> np.ndarray:
     ``vocab_size - 1`` are padding and mask, never items)."""
     return model.candidate_tower(tf.range(model.vocab_size)).numpy()
 
-
-class _TopKRecommender(tf.Module):
-    """Serving module: sequences in, the top-K unseen items out (brute force, no Keras needed
-    to load it)."""
-
-    def __init__(self, query_tower, candidates: np.ndarray, k: int):
-        super().__init__()
-        self.query_tower = query_tower
-        self.candidates = tf.Variable(candidates, trainable=False, name="candidates")
-        self.k = min(int(k), candidates.shape[0] - 2)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="items")])
-    def serve(self, items):
-        """``items`` int32 ``[B, L]`` left-padded -> ``item_indices`` int32 ``[B, K]`` and
-        ``scores`` float32 ``[B, K]``, best first. Excluded: 0 (padding), N+1 (mask) and the
-        input items. A user with fewer than K unseen items gets index 0 with score -inf in the
-        remaining slots."""
-        queries = self.query_tower(items, training=False)                          # [B, D]
-        scores = tf.matmul(queries, self.candidates, transpose_b=True)             # [B, V]
-        vocab = tf.shape(scores)[1]
-        column = tf.range(vocab)[None, :]
-        scores = tf.where((column == PAD_ID) | (column == vocab - 1), float("-inf"), scores)
-        rows = tf.broadcast_to(tf.range(tf.shape(items)[0])[:, None], tf.shape(items))
-        own = tf.stack([tf.reshape(rows, [-1]), tf.reshape(items, [-1])], axis=1)  # [B*L, 2]
-        scores = tf.tensor_scatter_nd_update(
-            scores, own, tf.fill(tf.shape(own)[:1], float("-inf")))
-        top_scores, top_indices = tf.math.top_k(scores, k=self.k)
-        top_indices = tf.where(tf.math.is_inf(top_scores), PAD_ID, top_indices)
-        return {"item_indices": top_indices, "scores": top_scores}
-
-
-def export_dual_encoder(model: DualEncoder, path, *, k=10, overwrite=False) -> Path:
-    """Writes a SavedModel whose ``serving_default`` recommends the top-``k`` items.
-
-    Signature ``serving_default``: input ``items`` int32 ``[None, None]`` (left-padded item
-    indices); outputs ``item_indices`` int32 ``[None, k]`` and ``scores`` float32 ``[None, k]``
-    (query · candidate, best first), never padding, the mask token or an input item. Loading needs
-    only TensorFlow (``tf.saved_model.load``), not tf-keras or TFRS.
-
-    The model is written to a temporary folder beside ``path`` and renamed into place, so a
-    failed export leaves nothing half-written.
-
-    Args:
-      model: a trained ``DualEncoder``.
-      path: destination folder.
-      k: number of recommendations (clamped to ``num_items``).
-      overwrite: replace an existing ``path``.
-
-    Returns:
-      ``path`` as a ``Path``.
-    """
-    path = Path(path)
-    if int(k) < 1:
-        raise ValueError(f"k must be >= 1; got {k}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = _TopKRecommender(model.query_tower, item_embeddings(model), k)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a serving user
-        tf.saved_model.save(module, str(staging), signatures={"serving_default": module.serve})
-        if path.exists():
-            old = staging.with_suffix(".old")
-            path.rename(old)
-            staging.rename(path)
-            shutil.rmtree(old)
-        else:
-            staging.rename(path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return path
