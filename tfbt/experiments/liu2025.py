@@ -18,7 +18,7 @@ BT encoder per value and seed (reusing the main one for the main value) and run
 Outputs in ``--output``: ``results.json`` (every cell: section, variant, task, metric, mode,
 fraction, seed, value, and the chosen learning rate and epochs; plus mean ± std per group),
 ``results.md`` (tables in the paper's shape) and one PNG per section (both from
-``tfbt.experiments.report``), ``pretrain/`` and ``dual_encoder/`` (reused on a rerun). A rerun
+``tfbt.experiments.liu2025_report``), ``pretrain/`` and ``dual_encoder/`` (reused on a rerun). A rerun
 skips the cells already in ``results.json``.
 """
 
@@ -385,7 +385,7 @@ def _references(config, tasks, users, dual_encoder, seed, results):
 
 def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
     """Runs (or resumes) the whole grid; returns the ``results.json`` payload."""
-    from tfbt.experiments.report import write_report  # the report imports this module
+    from tfbt.experiments.liu2025_report import write_report  # the report imports this module
 
     metadata = data.load_metadata(config.data)
     main_tasks, ablation_tasks = validate(config, metadata)
