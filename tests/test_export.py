@@ -2,7 +2,9 @@
 
 import argparse
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +20,9 @@ from tfrecords_builder import schema
 
 MAX_LEN = 8
 K = 5
-README_REQUEST = '{"instances": [{"items": ["1193", "661", "914", ""]}]}'
+# The TF Serving REST body documented in the README (its `curl -d '...'` line).
+README_REQUEST = re.search(r"curl -d '(\{\"instances\".*\})'",
+                           (Path(__file__).resolve().parents[1] / "README.md").read_text())[1]
 
 
 @pytest.fixture(scope="module")
