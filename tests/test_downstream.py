@@ -94,6 +94,18 @@ def test_task_examples_follow_the_protocol(users, split):
         downstream.make_task(users, split, "age", max_len=MAX_LEN)
 
 
+def test_probe_label_splits_the_users_in_halves_by_seed(synthetic, encoder):
+    first = downstream.probe_label(encoder, synthetic, "favorite_genre", max_len=MAX_LEN,
+                                   seed=0, epochs=20)
+    assert (first["num_train"], first["num_test"]) == (200, 200)
+    assert 0.0 <= first["accuracy"] <= 1.0 and 0.0 <= first["macro_f1"] <= 1.0
+    again = downstream.probe_label(encoder, synthetic, "favorite_genre", max_len=MAX_LEN,
+                                   seed=0, epochs=20)
+    assert again == first
+    with pytest.raises(ValueError, match="no label 'income'"):
+        downstream.probe_label(encoder, synthetic, "income", max_len=MAX_LEN)
+
+
 def _features(encoder, task):
     return {role: encoder.predict(getattr(task, role).items, verbose=0)
             for role in ("train", "valid", "test")}

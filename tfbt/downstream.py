@@ -27,7 +27,8 @@ The pieces, in the order the experiment uses them:
   fits with ``model.fit`` and early stopping on the validation users' loss, picks the learning
   rate by the validation metric, and reports test metrics of the chosen model only.
 
-``embed_users`` and ``linear_probe`` are the quick probe used by the pretraining tests.
+``embed_users`` and ``linear_probe`` are the quick probe used by the pretraining tests;
+``probe_label`` runs them on a dataset folder (what ``tfbt demo`` reports).
 """
 
 from __future__ import annotations
@@ -91,12 +92,42 @@ def linear_probe(train_x, train_y, test_x, test_y, *, num_classes: int, epochs: 
     ])
     probe.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    probe.fit((train_x - mean) / std, train_y, epochs=epochs, batch_size=len(train_x),
-              verbose=0)
+    # Full-batch steps as one epoch of a repeated dataset: the same updates as `epochs` epochs of
+    # one batch, without Keras's per-epoch overhead (~15x faster for the default 200).
+    full_batch = tf.data.Dataset.from_tensors(((train_x - mean) / std, train_y)).repeat(epochs)
+    probe.fit(full_batch, epochs=1, verbose=0, shuffle=False)
     predicted = np.argmax(probe.predict((test_x - mean) / std, verbose=0), axis=1)
     return {"accuracy": float(np.mean(predicted == test_y)),
             "macro_f1": macro_f1(test_y, predicted),
             "num_train": int(len(train_y)), "num_test": int(len(test_y))}
+
+
+def probe_label(encoder, data_dir: str | os.PathLike, label: str, *, max_len: int,
+                seed: int = 0, metadata=None, batch_size: int = 512, **probe_kwargs) -> dict:
+    """How linearly decodable ``label`` is from ``encoder``'s frozen user embeddings.
+
+    The quick check of a pretrained encoder (not the full protocol of ``make_task``): every
+    user's training sequence (``tfbt.data`` ``sequence`` mode, the most recent ``max_len``
+    items) is embedded, a random half of the users (a function of ``seed`` and the user ids, not
+    of the pipeline's order) trains ``linear_probe`` and the other half tests it. Users without
+    the label are ignored.
+
+    Returns:
+      ``linear_probe``'s dict: ``accuracy``, ``macro_f1``, ``num_train``, ``num_test``.
+    """
+    meta = metadata or data.load_metadata(data_dir)
+    if label not in meta.labels:
+        raise ValueError(f"{data_dir} has no label {label!r}; it has {sorted(meta.labels)}")
+    dataset = data.make_dataset(data_dir, max_len=max_len, batch_size=batch_size,
+                                labels=[label], metadata=meta)
+    users = embed_users(encoder, dataset, labels=[label])
+    # The pipeline may interleave shards in any order: split by user id, not by position.
+    order = np.argsort(users["user_id"], kind="stable")
+    order = order[np.random.default_rng(seed).permutation(len(order))]
+    train, test = order[: len(order) // 2], order[len(order) // 2:]
+    x, y = users["embeddings"], users[label]
+    return linear_probe(x[train], y[train], x[test], y[test], seed=seed,
+                        num_classes=len(meta.labels[label]), **probe_kwargs)
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
