@@ -108,17 +108,6 @@ def test_same_seed_gives_the_same_encoder(synthetic, tmp_path):
     np.testing.assert_allclose(first(batch), second(batch), atol=1e-6)
 
 
-def _probe_accuracy(encoder, data_dir, num_classes):
-    dataset = data.make_dataset(data_dir, max_len=MAX_LEN, batch_size=512,
-                                labels=["favorite_genre"])
-    users = downstream.embed_users(encoder, dataset, labels=["favorite_genre"])
-    order = np.random.default_rng(0).permutation(len(users["user_id"]))
-    train, test = order[: len(order) // 2], order[len(order) // 2:]
-    x, y = users["embeddings"], users["favorite_genre"]
-    return downstream.linear_probe(x[train], y[train], x[test], y[test],
-                                   num_classes=num_classes)["accuracy"]
-
-
 def _pretrained_vs_random(data_dir, output, seed):
     config = _config(data_dir, output, epochs=8, projector=(128, 128), seed=seed)
     pretrained, _ = pretrain(config, verbose=0)
@@ -126,9 +115,11 @@ def _pretrained_vs_random(data_dir, output, seed):
     keras.utils.set_random_seed(seed)
     untrained = build_pretrainer(config, metadata)
     untrained.build((None, MAX_LEN))
-    classes = len(metadata.labels["favorite_genre"])
-    return (_probe_accuracy(pretrained, data_dir, classes),
-            _probe_accuracy(encoder_model(untrained.encoder, MAX_LEN), data_dir, classes))
+    def accuracy(encoder):
+        return downstream.probe_label(encoder, data_dir, "favorite_genre", max_len=MAX_LEN,
+                                      seed=seed, metadata=metadata)["accuracy"]
+
+    return accuracy(pretrained), accuracy(encoder_model(untrained.encoder, MAX_LEN))
 
 
 def test_pretraining_learns_the_planted_genre_taste(synthetic, tmp_path):
