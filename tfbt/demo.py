@@ -60,19 +60,12 @@ def _stage(title: str, key: str, seconds: dict):
 
 def build_data(data_dir: Path, size: DemoSize, seed: int, overwrite: bool) -> dict:
     """Writes the synthetic log through the real builder, so the rest runs as on MovieLens."""
-    from tfbt import data
     from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
     from tfrecords_builder.cli import dataset_statistics, format_statistics
 
     if overwrite or not (data_dir / "metadata.json").is_file():
         write_synthetic(data_dir, SyntheticConfig(seed=seed, **size.synthetic),
                         overwrite=overwrite)
-    metadata = data.load_metadata(data_dir)
-    expected = (size.synthetic["num_users"], size.synthetic["num_items"])
-    if (metadata.num_users, metadata.num_items) != expected:  # another --size built it
-        raise SystemExit(f"tfbt demo: {data_dir} holds {metadata.num_users} users and "
-                         f"{metadata.num_items} items, not this size's {expected[0]} and "
-                         f"{expected[1]}; pass --overwrite or another --output")
     stats = dataset_statistics(data_dir)
     print(format_statistics(data_dir, stats))
     return {k: stats[k] for k in ("users", "items", "interactions")}
@@ -208,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.time()
     output = Path(args.output)
-    data_dir, size = output / "data", DEMO_SIZES[args.size]
+    # One dataset per size and seed: a rerun reuses exactly the data it would generate.
+    data_dir, size = output / "data" / f"{args.size}-seed{args.seed}", DEMO_SIZES[args.size]
     seconds: dict = {}
     summary: dict = {"size": args.size, "seed": args.seed}
 
