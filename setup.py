@@ -19,7 +19,6 @@ setup(
         "tensorflow-recommenders>=0.7.3",
         "keras>=3.15",
         "keras-hub",
-        "keras-rs",
         "numpy",
         "pandas",
         "pyarrow",
@@ -28,7 +27,7 @@ setup(
     ],
     extras_require={
         "beam": ["apache-beam"],
-        "dev": ["pytest", "pytest-timeout", "nbclient", "nbformat", "ipykernel", "apache-beam"],
+        "dev": ["pytest", "pytest-timeout", "scipy", "nbclient", "nbformat", "ipykernel", "apache-beam"],
     },
     entry_points={"console_scripts": ["tfbt=tfbt.cli:main"]},
 )

@@ -32,7 +32,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
-
 from tfrecords_builder.build import BuildOptions, build  # noqa: E402
 from tfrecords_builder.raw import RawDataset  # noqa: E402
 

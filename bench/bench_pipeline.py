@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
+from tfbt.data.synthetic import SyntheticConfig, write_synthetic
 
 
 def dataset_for(work: Path, users: int, items: int, mean_length: int) -> Path:

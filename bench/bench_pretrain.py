@@ -18,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-import tfbt  # noqa: F401  (before TensorFlow)
 import keras
 import tensorflow as tf
-
 from bench_pipeline import dataset_for
+
+import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
-from tfbt.pretrain import PretrainConfig, build_pretrainer
+from tfbt.runs.pretrain import PretrainConfig, build_pretrainer
 
 
 class EpochTimer(keras.callbacks.Callback):

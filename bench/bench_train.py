@@ -29,11 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfbt import data, train  # noqa: E402
+import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
+from tfbt import data
+from tfbt.runs import train  # noqa: E402
 
 DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
 DEFAULT_CONFIGS = ("sasrec:full", "sasrec:sampled", "sasrec:sce", "btsr:full",
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
             print(json.dumps(result), flush=True)
             results.append(result)
     report = {
-        "benchmark": "SASRec / BT-SR training step (tfbt.sequential.SequentialRecommender)",
+        "benchmark": "SASRec / BT-SR training step (tfbt.models.sequential.SequentialRecommender)",
         "data": source, "num_users": metadata.num_users, "num_items": metadata.num_items,
         "training_positions_per_epoch": int(counts.sum() - metadata.num_users),
         "model": "max_len 50, hidden 64, 2 blocks, 1 head, dropout 0.5, Adam 1e-3",

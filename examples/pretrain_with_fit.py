@@ -8,14 +8,14 @@
 import argparse
 import tempfile
 
-import tfbt  # first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
 import keras
 
 from tfbt import data
-from tfbt.augment import SequenceAugmenter
-from tfbt.datasets.synthetic import SyntheticConfig, write_synthetic
-from tfbt.encoders import CNNEncoder
-from tfbt.models import BarlowTwinsPretrainer, ProjectorMLP, encoder_model
+from tfbt.data.augment import SequenceAugmenter
+from tfbt.data.synthetic import SyntheticConfig, write_synthetic
+from tfbt.layers import ProjectorMLP
+from tfbt.layers.encoders import CNNEncoder
+from tfbt.models import BarlowTwinsPretrainer, encoder_model
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", help="dataset folder from `tfbt build`")

@@ -3,10 +3,37 @@
 TensorFlow Recommenders (used only by the dual-encoder baseline) needs Keras 2, while tfbt is
 written for Keras 3. Setting ``TF_USE_LEGACY_KERAS`` before TensorFlow is first imported makes
 ``tf.keras`` resolve to tf-keras and leaves ``import keras`` as Keras 3, so both live in one process.
+
+The most used names are importable from the top level (``tfbt.make_dataset``,
+``tfbt.SASRecEncoder``, ...); they load TensorFlow on first use, so ``import tfbt`` stays instant.
 """
 
+import importlib
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "make_dataset": "tfbt.data",
+    "load_metadata": "tfbt.data",
+    "CNNEncoder": "tfbt.layers",
+    "SASRecEncoder": "tfbt.layers",
+    "ProjectorMLP": "tfbt.layers",
+    "barlow_twins_loss": "tfbt.losses",
+    "NextItemLoss": "tfbt.losses",
+    "BarlowTwinsPretrainer": "tfbt.models",
+    "SequentialRecommender": "tfbt.models",
+    "evaluate_full_ranking": "tfbt.evaluation",
+}
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'tfbt' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_PUBLIC])

@@ -104,30 +104,15 @@ def dataset_statistics(out_dir: str | os.PathLike) -> dict:
       MetadataError: metadata.json is invalid or disagrees with the shards.
     """
     import numpy as np
-    import tensorflow as tf
 
     from tfrecords_builder import schema
+    from tfrecords_builder.records import read_records
 
     meta = schema.Metadata.load(out_dir)
-    features = {schema.ITEM_IDS: tf.io.RaggedFeature(tf.int64),
-                **{name: tf.io.FixedLenFeature([], tf.int64) for name in meta.labels}}
-
-    def summarise(batch):
-        parsed = tf.io.parse_example(batch, features)
-        items = parsed.pop(schema.ITEM_IDS)
-        flat = tf.concat([items.flat_values, [1]], axis=0)  # [1]: min/max of an all-empty batch
-        return {"length": items.row_lengths(), "low": tf.reduce_min(flat),
-                "high": tf.reduce_max(flat), **parsed}
-
-    lengths, labels, low, high = [], {name: [] for name in meta.labels}, 1, 1
-    for path in meta.shard_paths(out_dir):
-        shard = tf.data.TFRecordDataset(path, "GZIP" if path.endswith(".gz") else "")
-        for batch in shard.batch(4096).map(summarise).as_numpy_iterator():
-            lengths.append(batch["length"])
-            low, high = min(low, batch["low"]), max(high, batch["high"])
-            for name in labels:
-                labels[name].append(batch[name])
-    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    records = read_records(out_dir, metadata=meta, labels=list(meta.labels))
+    lengths = records.lengths
+    low = int(records.items.min()) if records.items.size else 1
+    high = int(records.items.max()) if records.items.size else 1
     problems = []
     if len(lengths) != meta.num_users:
         problems.append(f"{len(lengths)} records but num_users={meta.num_users}")
@@ -142,7 +127,7 @@ def dataset_statistics(out_dir: str | os.PathLike) -> dict:
 
     label_counts = {}
     for name, vocab in meta.labels.items():
-        values = np.concatenate(labels[name]) if labels[name] else np.zeros(0, np.int64)
+        values = records.labels[name]
         counts = np.bincount(values[values >= 0], minlength=len(vocab))
         label_counts[name] = {"classes": dict(zip(vocab, counts.tolist())),
                               "missing": int((values < 0).sum())}

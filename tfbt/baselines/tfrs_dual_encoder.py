@@ -6,7 +6,7 @@ next item) pairs every other pair's next item is a negative (``remove_accidental
 negative that happens to equal the positive).
 
 * Query tower (``CNNQueryTower``): the same architecture and default sizes as tfbt's Keras 3
-  ``tfbt.encoders.CNNEncoder`` (item embedding with padding zeroed -> dilated ``Conv1D`` layers ->
+  ``tfbt.layers.encoders.CNNEncoder`` (item embedding with padding zeroed -> dilated ``Conv1D`` layers ->
   masked pooling over real positions -> optional ``Dense``), rebuilt in tf.keras, so that the
   baseline and the Barlow Twins encoder differ only in how they are trained.
 * Candidate tower: an ``Embedding(vocab_size, representation_dim)`` over the same vocabulary
@@ -16,7 +16,7 @@ negative that happens to equal the positive).
 This module is the only place in tfbt that uses ``tf.keras`` (tf-keras / Keras 2, because TFRS
 0.7.7 refuses Keras 3). Everything that leaves it is a tensor or a NumPy array:
 ``train_dual_encoder`` -> ``query_embeddings`` / ``item_embeddings`` (arrays for downstream
-tasks and evaluation). To serve a trained model, ``tfbt.export.export_recommender(model, NAME,
+tasks and evaluation). To serve a trained model, ``tfbt.serving.export.export_recommender(model, NAME,
 data_dir=..., max_len=...)`` writes a SavedModel that needs neither Keras to load.
 """
 
@@ -71,7 +71,7 @@ PAIRINGS = ("random", "last")
 
 @tf.keras.utils.register_keras_serializable(package="tfbt.baselines")
 class CNNQueryTower(tf.keras.layers.Layer):
-    """tf.keras twin of ``tfbt.encoders.CNNEncoder``: embedding -> Conv1D stack -> pooling.
+    """tf.keras twin of ``tfbt.layers.encoders.CNNEncoder``: embedding -> Conv1D stack -> pooling.
 
     Same arguments, defaults and computation as ``CNNEncoder`` (so the same weights give the same
     outputs; tests/test_tfrs_dual_encoder.py checks this): padded positions are zeroed after the

@@ -1,0 +1,176 @@
+"""The downstream protocol: user splits, label fractions, task examples, transfer modes."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfbt import data, downstream
+from tfbt.layers import DownstreamHead
+from tfbt.layers.encoders import CNNEncoder
+from tfbt.models import encoder_model
+
+MAX_LEN = 20
+LABELS = ["favorite_genre", "gender"]
+FIT = downstream.FitConfig(head_learning_rates=(1e-2,), head_epochs=3, encoder_epochs=1,
+                           patience=2, min_steps_per_epoch=2)
+
+
+@pytest.fixture(scope="module")
+def synthetic(synthetic_data):
+    return synthetic_data(400, 150, 25)
+
+
+@pytest.fixture(scope="module")
+def users(synthetic):
+    return downstream.load_users(synthetic, LABELS)
+
+
+@pytest.fixture(scope="module")
+def split(users):
+    return downstream.split_users(len(users.sequences), seed=0)
+
+
+@pytest.fixture(scope="module")
+def encoder(synthetic):
+    keras.utils.set_random_seed(0)
+    meta = data.load_metadata(synthetic)
+    return encoder_model(CNNEncoder(meta.vocab_size, embedding_dim=16, filters=16), MAX_LEN)
+
+
+def test_load_users_returns_whole_sequences_and_labels(synthetic, users):
+    meta = data.load_metadata(synthetic)
+    assert len(users.sequences) == meta.num_users == 400
+    assert sum(len(s) for s in users.sequences) == meta.num_interactions
+    first = next(iter(data.make_dataset(synthetic, mode="eval", split="valid", batch_size=400,
+                                        max_len=500, labels=LABELS)))
+    row = {uid: i for i, uid in enumerate(users.user_id)}[int(first["user_id"][0])]
+    np.testing.assert_array_equal(users.sequences[row][:-2], first["seen"][0].numpy())
+    assert users.sequences[row][-2] == int(first["target"][0])
+    assert users.labels["gender"][row] == int(first["gender"][0])
+    assert users.num_classes["favorite_genre"] == len(meta.labels["favorite_genre"])
+
+
+def test_user_split_is_disjoint_complete_and_seeded(split):
+    parts = [split.train, split.valid, split.test]
+    assert [len(p) for p in parts] == [280, 40, 80]
+    assert len(np.unique(np.concatenate(parts))) == 400
+    again = downstream.split_users(400, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(parts, [again.train, again.valid,
+                                                             again.test]))
+    assert not np.array_equal(downstream.split_users(400, seed=1).test, split.test)
+    with pytest.raises(ValueError, match="cannot be split"):
+        downstream.split_users(3, valid_fraction=0.1, test_fraction=0.1)
+
+
+def test_label_subsets_are_nested_limited_and_inside_the_training_pool(split):
+    subsets = [downstream.label_subset(split.train, f, seed=3) for f in (0.01, 0.05, 0.25, 1.0)]
+    assert [len(s) for s in subsets] == [3, 14, 70, 280]
+    for small, large in zip(subsets, subsets[1:]):
+        assert set(small) <= set(large)
+    assert set(subsets[-1]) == set(split.train)
+    assert not set(subsets[-1]) & (set(split.valid) | set(split.test))
+    assert not np.array_equal(downstream.label_subset(split.train, 0.25, seed=4), subsets[2])
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        downstream.label_subset(split.train, 0.0, seed=0)
+
+
+def test_task_examples_follow_the_protocol(users, split):
+    genre = downstream.make_task(users, split, "favorite_genre", max_len=MAX_LEN)
+    row = genre.test.rows[0]
+    expected = data.left_pad([users.sequences[row][:-2]], MAX_LEN).numpy()[0]
+    np.testing.assert_array_equal(genre.test.items[0], expected)
+    assert genre.test.targets[0] == users.labels["favorite_genre"][row]
+
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=3)
+    assert set(task.train.rows) == set(split.train)
+    assert len(task.valid) == len(split.valid) and len(task.test) == len(split.test)
+    seq = users.sequences[split.train[0]]
+    first = task.train.rows == split.train[0]
+    np.testing.assert_array_equal(task.train.targets[first], seq[[-2, -3, -4]])
+    np.testing.assert_array_equal(task.train.seen[np.flatnonzero(first)[0]], seq[:-2])
+    test_seq = users.sequences[task.test.rows[0]]
+    assert task.test.targets[0] == test_seq[-1]
+    np.testing.assert_array_equal(task.test.seen[0], test_seq[:-1])
+    with pytest.raises(ValueError, match="unknown task 'age'"):
+        downstream.make_task(users, split, "age", max_len=MAX_LEN)
+
+
+def test_probe_label_splits_the_users_in_halves_by_seed(synthetic, encoder):
+    first = downstream.probe_label(encoder, synthetic, "favorite_genre", max_len=MAX_LEN,
+                                   seed=0, epochs=20)
+    assert (first["num_train"], first["num_test"]) == (200, 200)
+    assert 0.0 <= first["accuracy"] <= 1.0 and 0.0 <= first["macro_f1"] <= 1.0
+    again = downstream.probe_label(encoder, synthetic, "favorite_genre", max_len=MAX_LEN,
+                                   seed=0, epochs=20)
+    assert again == first
+    with pytest.raises(ValueError, match="no label 'income'"):
+        downstream.probe_label(encoder, synthetic, "income", max_len=MAX_LEN)
+
+
+def _features(encoder, task):
+    return {role: encoder.predict(getattr(task, role).items, verbose=0)
+            for role in ("train", "valid", "test")}
+
+
+def test_labels_outside_the_fraction_are_never_used(users, split, encoder):
+    task = downstream.make_task(users, split, "gender", max_len=MAX_LEN)
+    labelled = task.labelled(0.05, seed=0)
+    assert labelled.sum() == 14
+    features = _features(encoder, task)
+    first = downstream.train_frozen(task, features, labelled, FIT, seed=0)
+    targets = task.train.targets.copy()
+    targets[~labelled] = 1 - targets[~labelled]  # flip every label the fraction hides
+    flipped = downstream.Task(task.name, task.num_outputs,
+                              downstream.Examples(task.train.items, targets, task.train.rows),
+                              task.valid, task.test)
+    second = downstream.train_frozen(flipped, features, labelled, FIT, seed=0)
+    assert first.num_train == second.num_train == 14
+    assert first.test == second.test
+    np.testing.assert_allclose(first.model.predict(features["test"], verbose=0),
+                               second.model.predict(features["test"], verbose=0), atol=1e-6)
+
+
+def test_frozen_keeps_and_finetuned_changes_the_encoder(users, split, encoder):
+    task = downstream.make_task(users, split, "favorite_genre", max_len=MAX_LEN)
+    labelled = task.labelled(0.25, seed=0)
+    before = [w.copy() for w in encoder.get_weights()]
+    probe = downstream.train_frozen(task, _features(encoder, task), labelled, FIT, seed=0)
+    assert set(probe.test) == {"accuracy", "macro_f1"} and 0 <= probe.test["accuracy"] <= 1
+    tuned = downstream.train_finetuned(task, encoder, probe, labelled, FIT, seed=0)
+    scratch = downstream.train_scratch(task, encoder, labelled, FIT, seed=0)
+    for original, now in zip(before, encoder.get_weights()):
+        np.testing.assert_array_equal(original, now)  # the shared encoder is never modified
+    tuned_encoder = tuned.model.get_layer("user_encoder")
+    assert tuned.learning_rate == pytest.approx(probe.learning_rate * FIT.finetune_scale)
+    assert any(not np.allclose(a, b) for a, b in zip(before, tuned_encoder.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in
+               zip(before, scratch.model.get_layer("user_encoder").get_weights()))
+
+
+def test_next_item_head_is_ranked_with_seen_items_removed(users, split, encoder):
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
+    outcome = downstream.train_frozen(task, _features(encoder, task), task.labelled(1.0, 0),
+                                      FIT, seed=0)
+    assert set(outcome.test) == {"recall@5", "recall@10"}
+    assert 0 <= outcome.test["recall@5"] <= outcome.test["recall@10"] <= 1
+    # A scorer that puts each test target first scores 1, unless the target was already seen.
+    targets = task.test.targets
+
+    def oracle(rows):
+        scores = np.zeros((len(rows), users.num_items), np.float32)
+        scores[np.arange(len(rows)), targets[rows] - 1] = 1.0
+        return scores
+
+    rows = np.arange(len(task.test))
+    result = downstream.next_item_scores(lambda x: x, oracle(rows), task.test, users.num_items)
+    repeats = np.mean([t in seen for t, seen in zip(targets, task.test.seen)])
+    assert result["HR@5"] == pytest.approx(1 - repeats)
+
+
+def test_head_layer_contract(layer_test):
+    head = DownstreamHead(5, hidden_units=8, dropout=0.1, mean=np.zeros(4),
+                          variance=np.full(4, 4.0))
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    layer_test(head, x, expected_output_shape=(3, 5))
+    with pytest.raises(ValueError, match="num_outputs"):
+        DownstreamHead(0)

@@ -1,0 +1,109 @@
+"""`tfbt train` and `tfbt sweep-alpha` end to end on a tiny synthetic dataset."""
+
+import argparse
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tfbt  # noqa: F401  (before TensorFlow)
+from tfbt.runs import layout
+from tfbt import data
+from tfbt.runs import sweep, train
+
+SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
+             length_chunks=1, eval_every=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(synthetic_data):
+    return synthetic_data(200, 60, 12)
+
+
+def parse(module, argv):
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_sweep_trains_each_alpha_and_writes_table_plot_and_runs(tiny, tmp_path):
+    config = train.TrainConfig(data=str(tiny), output=str(tmp_path / "sweep"), epochs=1,
+                               **SMALL)
+    table = sweep.sweep(config, [0.5, 0], verbose=0)
+    assert [row["alpha"] for row in table["rows"]] == [0.0, 0.5]
+    assert json.loads((tmp_path / "sweep" / sweep.SWEEP_FILE).read_text()) == table
+    assert (tmp_path / "sweep" / sweep.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    for row in table["rows"]:
+        assert set(row["test"]) == set(sweep.COLUMNS) and row["epochs_run"] == 1
+
+    run = tmp_path / "sweep" / "alpha_0.5"
+    results = json.loads((run / layout.RESULTS_FILE).read_text())
+    assert results["config"]["model"] == "btsr" and results["seed"] == 0
+    for split in ("valid", "test"):
+        for k in (5, 10, 20):
+            assert 0 <= results[split][f"NDCG@{k}"] <= results[split][f"HR@{k}"] <= 1
+        for key in ("MRR", "coverage@10", "effective_rank", "long_tail@10", "popularity@10",
+                    "calibration_kl@10"):  # synthetic items have genres
+            assert key in results[split]
+    assert results["best_epoch"] == 1 and results["wall_time_s"] > 0
+    # The saved model is the evaluated one.
+    model = keras.models.load_model(run / layout.MODEL_FILE)
+    config = train.TrainConfig(data=str(tiny), output=str(run), **SMALL)
+    meta = data.load_metadata(tiny)
+    again = train.full_ranking(model, train.evaluation_dataset(config, meta, "valid"),
+                               meta.num_items, progress=False)
+    assert again["NDCG@10"] == pytest.approx(results["valid"]["NDCG@10"])
+
+
+@pytest.mark.slow
+def test_same_seed_same_metrics(tiny, tmp_path):
+    # Twins, dropout, shuffling and initialisation are all seeded.
+    config = train.TrainConfig(data=str(tiny), model="btsr", alpha=0.5, epochs=2,
+                               output=str(tmp_path / "first"), **SMALL)
+    first = train.train(config, verbose=0)
+    second = train.train(train.TrainConfig(**{**first["config"],
+                                              "output": str(tmp_path / "second")}), verbose=0)
+    assert second["valid"] == first["valid"] and second["test"] == first["test"]
+
+
+def test_early_stopping_counts_evaluations_without_improvement(tiny, tmp_path):
+    config = train.TrainConfig(data=str(tiny), output=str(tmp_path / "run"), epochs=20,
+                               patience=1, learning_rate=0.0, **SMALL)
+    results = train.train(config, verbose=0)
+    # Nothing changes with a zero learning rate: the first evaluation stays the best.
+    assert results["best_epoch"] == 1 and results["epochs_run"] == 2
+    curve = [e["NDCG@10"] for e in results["validation_curve"]]
+    assert len(curve) == 2 and len(set(curve)) == 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "sasrec", "--alpha", "0.5"], "btsr"),
+    (["--model", "btsr", "--alpha", "0"], "alpha > 0"),
+    (["--epochs", "0"], "epochs"),
+])
+def test_bad_arguments_exit_2_with_a_message(tiny, tmp_path, capsys, argv, message):
+    args = parse(train, ["--data", str(tiny), "--output", str(tmp_path / "r"), *argv])
+    assert train.run(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_arguments_map_onto_the_config(tiny, tmp_path):
+    args = parse(train, ["--data", str(tiny), "--output", "out", "--model", "btsr", "--alpha",
+                         "0.3", "--loss", "sce", "--bucket-size-y", "32", "--dropout", "0.5",
+                         "--seed", "7"])
+    config = train.config_from_args(args).resolved()
+    assert (config.model, config.alpha, config.loss, config.bucket_size_y, config.dropout,
+            config.seed) == ("btsr", 0.3, "sce", 32, 0.5, 7)
+    assert config.lambd == 1.0
+    assert parse(sweep, ["--data", "d", "--output", "o", "--alphas", "0,0.25"]).alphas == [0.0,
+                                                                                         0.25]
+    with pytest.raises(ValueError, match="distinct"):
+        sweep.sweep(train.TrainConfig(data=str(tiny), output=str(tmp_path)), [0.1, 0.1])
+
+
+def test_item_genres_are_read_from_items_tsv(tiny):
+    genres = train.load_item_genres(tiny, data.load_metadata(tiny))
+    assert genres[0] == () and len(genres) == 61
+    assert all(g and all(name.startswith("genre_") for name in g) for g in genres[1:])
+    assert np.mean([len(g) for g in genres[1:]]) < 2

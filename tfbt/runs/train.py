@@ -1,0 +1,366 @@
+"""``tfbt train``: next-item training of SASRec or BT-SR, judged by full-ranking evaluation.
+
+The model is a ``tfbt.models.sequential.SequentialRecommender``: ``--model sasrec`` is SASRec with a
+softmax loss (``--loss full|sampled|sce``); ``--model btsr --alpha A`` adds ``A ·`` Barlow Twins on
+twin pairs (``tfbt.data.btsr_pairs``). Every ``--eval-every`` epochs the validation split is ranked against
+the whole catalogue (seen items removed); training stops after ``--patience`` evaluations without
+a better validation NDCG@10 and the best weights come back. The test split is evaluated once, at
+the end, with those weights. Model selection never looks at the test split.
+
+The run folder holds ``model.keras`` (the trained model, best weights), ``results.json`` (valid
+and test metrics, config, seed, epochs, wall time), ``config.json``, ``history.json``,
+``tensorboard/``, ``validation.json`` and ``best.weights.h5`` (the early-stopping state), and,
+while running, ``backup/``: the same command started again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from tfbt import data
+from tfbt.runs import environment, layout
+from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
+from tfbt.data import btsr_pairs as twins
+from tfbt.layers.encoders import SASRecEncoder
+from tfbt.data.catalog import read_catalog
+from tfbt.evaluation.ranking import evaluate_full_ranking
+from tfbt.losses import LAMBDA_PLACEMENTS
+from tfbt.losses.next_item import LOSSES, SAMPLERS, NextItemLoss
+from tfbt.models.sequential import SequentialRecommender
+from tfrecords_builder import schema
+
+MODELS = ("sasrec", "btsr")
+DEFAULT_BTSR_ALPHA = 0.02
+PROTOCOL = ("full ranking over all items, the user's seen items removed, leave-one-out "
+            "(valid: second-to-last item, test: last item)")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as ``config.json``).
+
+    ``alpha``: BT weight; ``None`` means 0 for ``sasrec`` and ``DEFAULT_BTSR_ALPHA`` for
+    ``btsr`` (the best validation NDCG@10 of ``tfbt sweep-alpha`` on Amazon Beauty; the BT
+    loss has ~50x the gradient norm of the CE, so useful values are small). ``lambd``: the
+    off-diagonal weight (``lambda_on="off_diagonal"``). 1 weighs decorrelation like invariance,
+    which is what makes α a diversity dial: on Beauty (2 epochs from a SASRec checkpoint,
+    α = 0.02) λ = 1/64 let the diagonal term dominate and cut coverage@10 from 0.31 to 0.20
+    and the effective rank from 47 to 35, while λ = 1 raised them to 0.32 and 47.5.
+    ``length_chunks``: see ``SequentialRecommender``; with ``jit_compile`` it is forced to 0
+    (static shapes).
+    """
+
+    data: str
+    output: str
+    model: str = "sasrec"
+    alpha: float | None = None
+    loss: str = "full"
+    num_negatives: int = 256
+    sampler: str = "uniform"
+    num_buckets: int = 64
+    bucket_size_x: int = 64
+    bucket_size_y: int = 256
+    max_len: int = 50
+    hidden_dim: int = 64
+    num_blocks: int = 2
+    num_heads: int = 1
+    dropout: float = 0.2
+    batch_size: int = 256
+    epochs: int = 200
+    learning_rate: float = 1e-3
+    eval_every: int = 1
+    patience: int = 5
+    monitor: str = "NDCG@10"
+    lambd: float = 1.0
+    lambda_on: str = "off_diagonal"
+    seed: int = 0
+    strategy: str = "default"
+    jit_compile: bool = False
+    length_chunks: int = 4
+    eval_batch_size: int = 1024
+
+    def resolved(self) -> "TrainConfig":
+        """The config with defaults filled in and checked."""
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}; got {self.model!r}")
+        alpha = self.alpha if self.alpha is not None else (
+            0.0 if self.model == "sasrec" else DEFAULT_BTSR_ALPHA)
+        if self.model == "sasrec" and alpha != 0:
+            raise ValueError(f"--model sasrec has no BT term; got --alpha {alpha} (use --model "
+                             f"btsr)")
+        if self.model == "btsr" and alpha <= 0:
+            raise ValueError(f"--model btsr needs --alpha > 0; got {alpha} (alpha 0 is sasrec)")
+        for name in ("epochs", "eval_every", "patience", "batch_size", "eval_batch_size",
+                     "max_len", "hidden_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        return dataclasses.replace(self, alpha=float(alpha), lambd=float(self.lambd),
+                                   length_chunks=0 if self.jit_compile else self.length_chunks)
+
+
+def build_model(config: TrainConfig, metadata, item_counts=None) -> SequentialRecommender:
+    """The compiled, built model for a resolved ``config`` on the dataset of ``metadata``."""
+    encoder = SASRecEncoder(metadata.vocab_size, config.max_len, hidden_dim=config.hidden_dim,
+                            num_blocks=config.num_blocks, num_heads=config.num_heads,
+                            dropout=config.dropout)
+    loss = NextItemLoss(config.loss, num_items=metadata.num_items,
+                        num_negatives=config.num_negatives, sampler=config.sampler,
+                        num_buckets=config.num_buckets, bucket_size_x=config.bucket_size_x,
+                        bucket_size_y=config.bucket_size_y)
+    model = SequentialRecommender(encoder, loss, alpha=config.alpha, lambd=config.lambd,
+                                  lambda_on=config.lambda_on, seed=config.seed,
+                                  length_chunks=config.length_chunks)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  jit_compile=config.jit_compile)
+    model.build((None, config.max_len))
+    if item_counts is not None:
+        loss.set_item_counts(item_counts)
+    return model
+
+
+def training_dataset(config: TrainConfig, metadata):
+    """Shuffled next-item batches (with twins for BT-SR), seeded by ``config.seed``."""
+    dataset = data.make_dataset(config.data, mode="next_item", batch_size=config.batch_size,
+                                max_len=config.max_len, shuffle=True, seed=config.seed,
+                                drop_remainder=config.jit_compile, metadata=metadata)
+    if config.alpha > 0:
+        dataset = twins.add_twins(dataset, config.data, max_len=config.max_len,
+                                  seed=config.seed, metadata=metadata)
+    return dataset
+
+
+def evaluation_dataset(config: TrainConfig, metadata, split: str):
+    """Evaluation batches (history, target, seen) of the ``valid`` or ``test`` split."""
+    return data.make_dataset(config.data, mode="eval", split=split,
+                             batch_size=config.eval_batch_size, max_len=config.max_len,
+                             metadata=metadata)
+
+
+def load_item_genres(data_dir, metadata) -> tuple[tuple[str, ...], ...] | None:
+    """Item genres from the dataset's catalogue (entry i = item i), or None without genres."""
+    if not metadata.item_genres:
+        return None
+    return read_catalog(Path(data_dir) / schema.ITEM_INFO_FILE, metadata.num_items).genres
+
+
+def full_ranking(model, dataset, num_items, **kwargs) -> dict:
+    """``evaluate_full_ranking`` of a ``SequentialRecommender`` (scores ``u · Eᵀ``)."""
+    return evaluate_full_ranking(model.user_embeddings, model.item_embeddings, dataset,
+                                 num_items=num_items, **kwargs)
+
+
+class FullRankingEarlyStopping(keras.callbacks.Callback):
+    """Full-ranking validation every ``every`` epochs, early stopping, best weights restored.
+
+    Adds ``val_<metric>`` for HR/NDCG@10, MRR, coverage@10 and effective rank to the epoch logs
+    (so History and TensorBoard record them). Stops after ``patience`` evaluations without an
+    improvement of ``monitor``; at the end of training the best weights are loaded back. The
+    state (best value, epoch, evaluations so far) and the best weights live in ``state_dir``, so
+    a run resumed by ``BackupAndRestore`` keeps its early-stopping history.
+
+    Args:
+      dataset: validation batches (``tfbt.data.make_dataset(mode="eval", split="valid")``).
+      num_items: catalogue size.
+      state_dir: folder for ``validation.json`` and ``best.weights.h5``.
+      every: evaluate after every ``every``-th epoch (and never in between).
+      patience: evaluations without improvement before stopping.
+      monitor: the metric to maximise.
+      resume: continue from the state in ``state_dir`` (a resumed run) instead of starting
+        afresh.
+    """
+
+    LOGGED = ("HR@10", "NDCG@10", "MRR", "coverage@10", "effective_rank")
+
+    def __init__(self, dataset, *, num_items, state_dir, every=1, patience=5,
+                 monitor="NDCG@10", resume=False):
+        super().__init__()
+        self.dataset = dataset
+        self.num_items = num_items
+        self.every = every
+        self.patience = patience
+        self.monitor = monitor
+        self.state_path = Path(state_dir) / layout.VALIDATION_FILE
+        self.weights_path = Path(state_dir) / layout.BEST_WEIGHTS_FILE
+        self.state = {"best": -math.inf, "best_epoch": None, "wait": 0, "epochs": 0,
+                      "evaluations": []}
+        self.resume = resume
+
+    def on_train_begin(self, logs=None):
+        if self.resume and self.state_path.is_file():
+            self.state = json.loads(self.state_path.read_text())
+        else:  # a fresh run: forget what an earlier run in the same folder left
+            self.weights_path.unlink(missing_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state["epochs"] = epoch + 1
+        if (epoch + 1) % self.every:
+            return
+        results = full_ranking(self.model, self.dataset, self.num_items, progress=False)
+        if self.monitor not in results:
+            raise ValueError(f"monitor {self.monitor!r} is not a validation metric; choose one "
+                             f"of {sorted(results)}")
+        value = results[self.monitor]
+        if logs is not None:
+            logs.update({f"val_{name}": results[name] for name in self.LOGGED})
+        improved = value > self.state["best"]
+        if improved:
+            self.state.update(best=value, best_epoch=epoch + 1, wait=0)
+            self.model.save_weights(self.weights_path)
+        else:
+            self.state["wait"] += 1
+        self.state["evaluations"].append({"epoch": epoch + 1, **{
+            name: results[name] for name in self.LOGGED}})
+        layout.write_json(self.state_path, self.state)
+        print(f"epoch {epoch + 1}: valid " + " ".join(
+            f"{name} {results[name]:.4f}" for name in self.LOGGED)
+            + (" (best)" if improved else f" (best {self.state['best']:.4f} at epoch "
+               f"{self.state['best_epoch']})"), flush=True)
+        if self.state["wait"] >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.weights_path.is_file():
+            self.model.load_weights(self.weights_path)
+
+
+def train(config: TrainConfig, *, callbacks=(), verbose="auto") -> dict:
+    """Trains, selects the epoch by validation, evaluates the test split; returns the results.
+
+    The results dict is also written to ``output/results.json`` and the model to
+    ``output/model.keras``.
+    """
+    started = time.time()
+    config = config.resolved()
+    output = Path(config.output)
+    metadata = data.load_metadata(config.data)
+    environment.set_seed(config.seed)
+    layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
+    counts = data.item_counts(config.data, metadata=metadata)
+    genres = load_item_genres(config.data, metadata)
+    with environment.make_strategy(config.strategy).scope():
+        model = build_model(config, metadata, item_counts=counts)
+    validation = evaluation_dataset(config, metadata, "valid")
+    early_stopping = FullRankingEarlyStopping(
+        validation, num_items=metadata.num_items, state_dir=output, every=config.eval_every,
+        patience=config.patience, monitor=config.monitor,
+        resume=(output / layout.BACKUP_DIR).is_dir())
+    history = model.fit(
+        training_dataset(config, metadata), epochs=config.epochs, verbose=verbose, shuffle=False,
+        callbacks=[early_stopping, *run_callbacks(output), *callbacks])
+    if stopped_on_nan(history):
+        raise FloatingPointError(
+            f"training stopped: the loss became NaN/inf ({history.history['loss'][-1]}); "
+            f"lower --learning-rate or --alpha")
+    train_seconds = time.time() - started
+    if early_stopping.state["best_epoch"] is None:
+        raise ValueError(f"no validation evaluation ran: --epochs {config.epochs} is below "
+                         f"--eval-every {config.eval_every}")
+    evaluation = dict(num_items=metadata.num_items, item_counts=counts, item_genres=genres,
+                      progress=False)
+    valid = full_ranking(model, validation, **evaluation)
+    test = full_ranking(model, evaluation_dataset(config, metadata, "test"), **evaluation)
+    model.save(output / layout.MODEL_FILE)
+    results = {
+        "config": dataclasses.asdict(config),
+        "seed": config.seed,
+        "data": {"path": str(config.data), "num_users": metadata.num_users,
+                 "num_items": metadata.num_items,
+                 "num_interactions": metadata.num_interactions,
+                 "sources": metadata.sources},
+        "protocol": PROTOCOL,
+        "epochs_run": early_stopping.state["epochs"],
+        "best_epoch": early_stopping.state["best_epoch"],
+        "wall_time_s": round(time.time() - started, 1),
+        "train_time_s": round(train_seconds, 1),
+        "valid": valid,
+        "test": test,
+        "validation_curve": early_stopping.state["evaluations"],
+    }
+    layout.write_json(output / layout.HISTORY_FILE, history.history)
+    layout.write_json(output / layout.RESULTS_FILE, results)
+    return results
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``tfbt train`` and ``tfbt sweep-alpha`` (all but model/alpha)."""
+    defaults = TrainConfig(data="", output="")
+    parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
+    parser.add_argument("--output", required=True, help="run folder (resumes if it exists)")
+    parser.add_argument("--loss", choices=LOSSES, default=defaults.loss,
+                        help="next-item loss: full softmax, sampled softmax or Scalable CE")
+    parser.add_argument("--num-negatives", type=int, default=defaults.num_negatives,
+                        help="sampled softmax with --sampler uniform: negatives per step")
+    parser.add_argument("--sampler", choices=SAMPLERS, default=defaults.sampler,
+                        help="sampled softmax negatives (in_batch is log-Q corrected)")
+    parser.add_argument("--num-buckets", type=int, default=defaults.num_buckets, help="SCE n_b")
+    parser.add_argument("--bucket-size-x", type=int, default=defaults.bucket_size_x,
+                        help="SCE b_x: output positions per bucket")
+    parser.add_argument("--bucket-size-y", type=int, default=defaults.bucket_size_y,
+                        help="SCE b_y: items per bucket")
+    parser.add_argument("--max-len", type=int, default=defaults.max_len)
+    parser.add_argument("--hidden-dim", type=int, default=defaults.hidden_dim)
+    parser.add_argument("--num-blocks", type=int, default=defaults.num_blocks)
+    parser.add_argument("--num-heads", type=int, default=defaults.num_heads)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help="0.2 for MovieLens, 0.5 for sparse Amazon data")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="at most")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                        help="epochs between full-ranking validations")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="validations without improvement before stopping")
+    parser.add_argument("--lambd", type=float, default=defaults.lambd,
+                        help="Barlow Twins off-diagonal weight (see --lambda-on)")
+    parser.add_argument("--lambda-on", choices=LAMBDA_PLACEMENTS, default=defaults.lambda_on)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile steps with XLA (static shapes: slower on CPU)")
+    parser.add_argument("--length-chunks", type=int, default=defaults.length_chunks,
+                        help="encode each batch as this many length-sorted chunks")
+    parser.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
+
+
+def config_from_args(args: argparse.Namespace, **overrides) -> TrainConfig:
+    """A ``TrainConfig`` from parsed arguments (fields the parser lacks keep defaults)."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {name: value for name, value in vars(args).items() if name in fields}
+    return TrainConfig(**{**values, **overrides})
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=MODELS, default="sasrec",
+                        help="sasrec (alpha 0) or btsr (CE + alpha * Barlow Twins)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help=f"BT weight for btsr (default {DEFAULT_BTSR_ALPHA})")
+    add_common_arguments(parser)
+
+
+def summary(results: dict) -> str:
+    """One line per split: the headline metrics."""
+    names = ("NDCG@10", "HR@10", "coverage@10", "effective_rank", "long_tail@10")
+    return "\n".join(
+        f"{split}: " + " ".join(f"{n} {results[split][n]:.4f}" for n in names
+                                if n in results[split])
+        for split in ("valid", "test"))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        results = train(config_from_args(args))
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
+        print(f"tfbt train: error: {err}", file=sys.stderr)
+        return 2
+    print(summary(results))
+    print(f"results in {Path(args.output) / layout.RESULTS_FILE}, model in "
+          f"{Path(args.output) / layout.MODEL_FILE}")
+    return 0

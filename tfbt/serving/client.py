@@ -1,0 +1,208 @@
+"""``tfbt recommend``: top-K recommendations from an exported recommender.
+
+Loads a ``tfbt export --kind recommender`` SavedModel with plain TensorFlow
+(``tf.saved_model.load``; no Keras, no model code) and calls its ``recommend_k`` signature, so it
+answers exactly what TF Serving would. Titles come from the export's ``items.tsv`` asset, the
+popularity fallback from its ``item_counts.tsv``.
+
+Items are raw ids (as in the source data), chronological, comma- or space-separated. Ids the
+model does not know are ignored (and reported); a user with no known item gets an error (exit
+code 1), or the most popular items with ``--fallback-popular``. No items at all is a usage error
+(exit code 2). ``--batch FILE`` reads one user per line and writes one JSON line per user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfbt.data.catalog import read_catalog
+from tfbt.serving.format import (
+    COUNTS_ASSET,
+    METADATA_ASSET,
+    RECOMMEND_K,
+    TITLES_ASSET,
+    VOCAB_ASSET,
+)
+
+_CHUNK = 1024  # users per call
+
+
+class UsageError(ValueError):
+    """Bad input: no items, an unreadable batch file, a model folder that is not an export."""
+
+
+def parse_items(text: str) -> list[str]:
+    """Raw ids from ``"1193,661 914"``: comma- or whitespace-separated, empty entries dropped."""
+    return [item for item in re.split(r"[,\s]+", text.strip()) if item]
+
+
+def read_batch(path) -> list[list[str]]:
+    """One user per line; a blank line or an empty file is a ``UsageError`` naming the line."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the batch file ({err.strerror})") from err
+    users = []
+    for number, line in enumerate(lines, 1):
+        items = parse_items(line)
+        if not items:
+            raise UsageError(f"{path}:{number}: no items on this line (expected one user per "
+                             f"line: raw item ids separated by commas or spaces)")
+        users.append(items)
+    if not users:
+        raise UsageError(f"{path}: empty batch file (expected one user per line)")
+    return users
+
+
+def check_request(users: list[list[str]], k: int) -> None:
+    """Raises ``UsageError`` for ``k < 1`` or a user without items."""
+    if k < 1:
+        raise UsageError(f"-k must be >= 1; got {k}")
+    if not users or any(not items for items in users):
+        raise UsageError("no items given: pass raw item ids with --items or --batch")
+
+
+def _table(path: Path) -> list[list[str]]:
+    """Rows of a TSV asset without its header."""
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+
+
+class Recommender:
+    """An exported recommender and its assets.
+
+    Args:
+      model_dir: ``ROOT/NAME/VERSION``, or ``ROOT/NAME`` for its highest version.
+    """
+
+    def __init__(self, model_dir):
+        path = Path(model_dir)
+        versions = sorted(int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit())
+        if not (path / "saved_model.pb").is_file() and versions:
+            path = path / str(versions[-1])
+        assets = path / "assets"
+        if not (path / "saved_model.pb").is_file() or not (assets / METADATA_ASSET).is_file():
+            raise UsageError(f"{model_dir}: not a model exported by `tfbt export` (expected "
+                             f"saved_model.pb and assets/{METADATA_ASSET})")
+        self.path = path
+        self.info = json.loads((assets / METADATA_ASSET).read_text())
+        try:
+            self.model = tf.saved_model.load(str(path))
+        except (OSError, ValueError, tf.errors.OpError) as err:
+            raise UsageError(f"{path}: cannot load the SavedModel ({err})") from err
+        if RECOMMEND_K not in self.model.signatures:
+            raise UsageError(f"{path} is a {self.info.get('kind')} export without the "
+                             f"{RECOMMEND_K} signature; export a recommender (`tfbt export "
+                             f"--kind recommender`)")
+        vocabulary = (assets / VOCAB_ASSET).read_text(encoding="utf-8").splitlines()
+        self.vocabulary = set(vocabulary)
+        self.titles = {}
+        if (assets / TITLES_ASSET).is_file():
+            self.titles = read_catalog(assets / TITLES_ASSET, len(vocabulary)).title_by_raw_id()
+        counts = [(row[1], int(row[2])) for row in _table(assets / COUNTS_ASSET)]
+        self.popular = sorted(counts, key=lambda pair: -pair[1])  # stable: index order on ties
+
+    def _entry(self, rank: int, item: str, score: float) -> dict:
+        entry = {"rank": rank, "item": item, "score": round(float(score), 6)}
+        if item in self.titles:
+            entry["title"] = self.titles[item]
+        return entry
+
+    def recommend(self, users: list[list[str]], k: int, *, fallback_popular: bool = False
+                  ) -> list[dict]:
+        """Top-``k`` recommendations for each user (a list of raw ids, oldest first).
+
+        Returns one dict per user: ``items`` (the input), ``unknown`` (ids the model ignored),
+        ``recommendations`` (``[{"rank", "item", "score", "title"?}]``, the user's own items
+        excluded) and ``fallback`` (``"popular"`` when no item was known and
+        ``fallback_popular``: the most popular items, scored by interaction count), or
+        ``error`` when no item was known.
+        """
+        check_request(users, k)
+        results = []
+        for start in range(0, len(users), _CHUNK):
+            chunk = users[start:start + _CHUNK]
+            items = tf.ragged.constant(chunk, dtype=tf.string).to_tensor(default_value="")
+            outputs = self.model.signatures[RECOMMEND_K](items=items, k=tf.constant(k, tf.int32))
+            known = outputs["num_known"].numpy()
+            ids, scores = outputs["item_ids"].numpy().astype(str), outputs["scores"].numpy()
+            for row, user in enumerate(chunk):
+                result = {"items": user,
+                          "unknown": [item for item in user if item not in self.vocabulary]}
+                if known[row] > 0:  # "" marks slots beyond the items left to recommend
+                    result["recommendations"] = [
+                        self._entry(rank, item, score)
+                        for rank, (item, score) in enumerate(zip(ids[row], scores[row]), 1)
+                        if item]
+                elif fallback_popular:
+                    result["fallback"] = "popular"
+                    result["recommendations"] = [
+                        self._entry(rank, item, count)
+                        for rank, (item, count) in enumerate(self.popular[:k], 1)]
+                else:
+                    result["error"] = (f"none of the {len(user)} items is in the model's "
+                                       f"catalogue of {len(self.vocabulary)} items; use "
+                                       f"--fallback-popular to get the most popular items")
+                results.append(result)
+        return results
+
+
+def format_table(result: dict) -> str:
+    """Human-readable recommendations of one user: rank, raw id, score, title."""
+    rows = result["recommendations"]
+    width = max([len("item")] + [len(row["item"]) for row in rows])
+    titles = any("title" in row for row in rows)
+    lines = [f"{'rank':>4}  {'item':<{width}}  {'score':>10}" + ("  title" if titles else "")]
+    for row in rows:
+        line = f"{row['rank']:>4}  {row['item']:<{width}}  {row['score']:>10.4f}"
+        lines.append(line + (f"  {row.get('title', '')}" if titles else ""))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="an exported recommender: saved_models/NAME/VERSION (or "
+                             "saved_models/NAME for its highest version)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--items", help="one user's raw item ids, oldest first, comma- or "
+                                        "space-separated (e.g. 1193,661,914)")
+    source.add_argument("--batch", metavar="FILE",
+                        help="one user per line (raw ids separated by commas or spaces); "
+                             "writes one JSON line per user")
+    parser.add_argument("-k", "--k", type=int, default=10,
+                        help="number of recommendations (default: %(default)s)")
+    parser.add_argument("--fallback-popular", action="store_true",
+                        help="recommend the most popular items to a user with no known item "
+                             "(default: report an error, exit code 1)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        users = read_batch(args.batch) if args.batch else [parse_items(args.items)]
+        check_request(users, args.k)  # before the (slower) model load
+        results = Recommender(args.model).recommend(users, args.k,
+                                                    fallback_popular=args.fallback_popular)
+    except UsageError as err:
+        print(f"tfbt recommend: error: {err}", file=sys.stderr)
+        return 2
+    for result in results:
+        if args.batch or args.json:
+            print(json.dumps(result))
+            continue
+        if result["unknown"]:
+            print(f"ignored {len(result['unknown'])} unknown item(s): "
+                  f"{', '.join(result['unknown'])}", file=sys.stderr)
+        if "error" in result:
+            print(f"tfbt recommend: {result['error']}", file=sys.stderr)
+            continue
+        if result.get("fallback"):
+            print("no known item: the most popular items (score = interactions)",
+                  file=sys.stderr)
+        print(format_table(result))
+    return 1 if any("error" in result for result in results) else 0

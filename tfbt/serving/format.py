@@ -1,0 +1,23 @@
+"""The export format: what a tfbt SavedModel holds, by name.
+
+``tfbt export`` writes ``ROOT/NAME/VERSION/`` (the layout TF Serving loads) with these
+signatures and assets, and ``tfbt recommend`` (or any client) reads them. Changing a name
+here changes the format for both sides at once.
+
+Signatures (inputs and outputs by key):
+
+* ``serving_default``: ``items`` string ``[B, L]`` raw item ids (empty string = padding) ->
+  encoder export: ``embedding`` float ``[B, D]``, ``num_known`` int32 ``[B]``; recommender
+  export: ``item_ids`` string ``[B, K]``, ``scores`` float ``[B, K]``, ``num_known``.
+* ``recommend_k`` (recommender only): ``items`` and ``k`` int32 scalar -> as above with K = k.
+"""
+
+SERVING_DEFAULT = "serving_default"
+RECOMMEND_K = "recommend_k"
+ITEMS_INPUT = "items"
+K_INPUT = "k"
+
+METADATA_ASSET = "tfbt.json"  # what was exported, from which run and dataset
+COUNTS_ASSET = "item_counts.tsv"  # training popularity, for a fallback
+VOCAB_ASSET = "item_vocab.txt"  # raw item ids, line i = index i + 1
+TITLES_ASSET = "items.tsv"  # the dataset's item catalogue, when it has one
