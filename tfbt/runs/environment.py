@@ -1,0 +1,40 @@
+"""Where and how a run executes: seeding and distribution strategies."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seeds Python, NumPy and TensorFlow; with ``deterministic`` also makes TF ops repeatable.
+
+    Same seed, same machine (CPU) -> same weights and metrics.
+    """
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """``default`` (one device), ``mirrored`` (all local GPUs) or ``multi-worker``.
+
+    ``multi-worker`` reads the cluster from the ``TF_CONFIG`` environment variable, e.g.
+    ``{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
+    "index": 0}}``, set differently on each host; every host runs the same command. Barlow
+    Twins statistics are computed over the global batch in every case.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multi-worker needs the TF_CONFIG environment variable "
+                             "describing the cluster (see tfbt.runs.environment.make_strategy)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGIES}")
