@@ -1,4 +1,5 @@
-"""BT-SR twins: same next item, never the user, only training data, seeded, new every epoch."""
+"""BT-SR twins: same next item, never the user, only training data, seeded, new every epoch;
+the authors' last-item policy with its self fallback, and today's any-prefix/skip."""
 
 import collections
 
@@ -51,7 +52,7 @@ def draw(index, users, targets, seed, max_len=4):
 
 
 def test_twins_are_other_users_prefixes_followed_by_the_target(tiny):
-    index = twins.TwinIndex.from_dataset(tiny)
+    index = twins.TwinIndex.from_dataset(tiny, policy="any-prefix")
     seen = collections.defaultdict(collections.Counter)
     for step in range(200):
         twin_items, has_twin = draw(index, [1, 5, 2, 3, 4], [4, 4, 3, 6, 8], [0, step])
@@ -66,7 +67,7 @@ def test_twins_are_other_users_prefixes_followed_by_the_target(tiny):
 
 
 def test_twins_are_left_padded_and_truncated_to_max_len(tiny):
-    index = twins.TwinIndex.from_dataset(tiny)
+    index = twins.TwinIndex.from_dataset(tiny, policy="any-prefix")
     for step in range(50):
         twin_items, _ = draw(index, [5], [4], [1, step], max_len=2)
         row = twin_items[0].tolist()
@@ -75,7 +76,7 @@ def test_twins_are_left_padded_and_truncated_to_max_len(tiny):
 
 
 def test_has_twin_is_false_exactly_when_no_other_user_has_the_target(tiny):
-    index = twins.TwinIndex.from_dataset(tiny)
+    index = twins.TwinIndex.from_dataset(tiny, policy="any-prefix")
     users = [1, 1, 1, 1, 1, 1, 1, 1]
     targets = [1, 2, 3, 4, 5, 6, 7, 8]
     # Item -> users with it at a position >= 1 of their training part.
@@ -88,7 +89,8 @@ def test_has_twin_is_false_exactly_when_no_other_user_has_the_target(tiny):
 def test_add_twins_is_seeded_and_changes_every_epoch(tiny):
     def epochs(seed, count):
         ds = data.make_dataset(tiny, mode="next_item", batch_size=8, max_len=4)
-        ds = twins.add_twins(ds, tiny, max_len=4, seed=seed)
+        ds = twins.add_twins(ds, tiny, max_len=4, seed=seed, policy="any-prefix",
+                             no_twin="skip")
         return [[(int(u), unpad(t)) for b in ds
                  for u, t in zip(b["user_id"].numpy(), b["twin_items"].numpy())]
                 for _ in range(count)]
@@ -118,3 +120,46 @@ def test_add_twins_adds_typed_keys_and_rejects_other_batches(tiny):
                         seed=0)
     with pytest.raises(ValueError, match="user id"):
         twins.TwinIndex({7: np.array([1, 2])}, num_users=5, num_items=9)
+
+
+# Training parts ending with item 4: users 1 (1, 2, 3 | 4) and 5 (4, 1 | 4); with 3: user 2.
+def test_last_item_twins_are_other_users_ending_with_the_target(tiny):
+    index = twins.TwinIndex.from_dataset(tiny)  # the default policy: last-item
+    assert index.policy == "last-item" and index.num_occurrences == 5
+    rows = collections.Counter()
+    for step in range(100):
+        twin_items, has_twin = draw(index, [1, 5, 2, 3, 4], [4, 4, 3, 6, 8], [0, step])
+        np.testing.assert_array_equal(has_twin, [True, True, False, False, False])
+        rows[unpad(twin_items[0]), unpad(twin_items[1])] += 1
+    assert set(rows) == {((4, 1), (1, 2, 3))}  # each has exactly one other user ending in 4
+
+
+def test_last_item_draw_is_uniform_over_users(tmp_path):
+    sequences = {u: np.array([u + 1, 9]) for u in range(1, 5)}  # four users ending with 9
+    sequences[5] = np.array([1, 9, 9, 9, 9, 9, 3, 9])            # many 9s but one last item
+    index = twins.TwinIndex(sequences, num_users=5, num_items=9)
+    counts = collections.Counter()
+    for step in range(400):
+        twin_items, _ = draw(index, [1], [9], [7, step], max_len=8)
+        counts[unpad(twin_items[0])] += 1
+    assert set(counts) == {(3,), (4,), (5,), (1, 9, 9, 9, 9, 9, 3)}
+    assert min(counts.values()) > 70  # 100 expected each; any-prefix would favour user 5
+
+
+def test_self_fallback_pairs_users_without_a_twin_with_their_own_sequence(tiny):
+    ds = twins.add_twins(data.make_dataset(tiny, mode="next_item", batch_size=8, max_len=4),
+                         tiny, max_len=4, seed=1)
+    for batch in ds:
+        np.testing.assert_array_equal(batch["paired"], True)
+        alone = ~batch["has_twin"].numpy()
+        np.testing.assert_array_equal(batch["twin_items"].numpy()[alone],
+                                      batch["items"].numpy()[alone])
+        assert sorted(batch["user_id"].numpy()[alone]) == [2, 3, 4]
+    skip = twins.add_twins(data.make_dataset(tiny, mode="next_item", batch_size=8, max_len=4),
+                           tiny, max_len=4, seed=1, no_twin="skip")
+    for batch in skip:
+        np.testing.assert_array_equal(batch["paired"], batch["has_twin"])
+    with pytest.raises(ValueError, match="no_twin"):
+        twins.add_twins(ds, tiny, max_len=4, seed=0, no_twin="drop")
+    with pytest.raises(ValueError, match="policy"):
+        twins.TwinIndex({1: np.array([1, 2])}, num_users=5, num_items=9, policy="random")

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf  # noqa: E402
 
 import tfbt  # noqa: F401  (before TensorFlow)
-from tfbt.losses import BarlowTwinsTerms, barlow_twins_loss
+from tfbt.losses import BarlowTwinsTerms, barlow_twins_loss, btsr_barlow_twins_loss
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -171,3 +171,37 @@ def _mirrored_check():
 
 if __name__ == "__main__":
     _mirrored_check()
+
+
+def btsr_reference(z1, z2, lambd):
+    """The BT-SR authors' formula in float64: unbiased std, C = z̃1ᵀz̃2 / B, terms / D."""
+    z1, z2 = np.asarray(z1, np.float64), np.asarray(z2, np.float64)
+    n1 = (z1 - z1.mean(0)) / z1.std(0, ddof=1)
+    n2 = (z2 - z2.mean(0)) / z2.std(0, ddof=1)
+    c = n1.T @ n2 / len(z1)
+    dim = z1.shape[1]
+    on = np.sum((np.diag(c) - 1) ** 2) / dim
+    off = (np.sum(c ** 2) - np.sum(np.diag(c) ** 2)) / dim
+    return on + lambd * off, on, off
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.05, 1.0])
+def test_btsr_form_matches_numpy_reference(lambd):
+    rng = np.random.default_rng(5)
+    h1 = rng.normal(size=(48, 16))
+    h2 = 0.7 * h1 + rng.normal(size=(48, 16))
+    z1 = (h1 / np.linalg.norm(h1, axis=1, keepdims=True)).astype(np.float32)
+    z2 = (h2 / np.linalg.norm(h2, axis=1, keepdims=True)).astype(np.float32)
+    terms = btsr_barlow_twins_loss(z1, z2, lambd)
+    assert isinstance(terms, BarlowTwinsTerms)
+    np.testing.assert_allclose([float(t) for t in terms], btsr_reference(z1, z2, lambd),
+                               rtol=1e-4)
+
+
+def test_btsr_form_is_the_zbontar_form_over_dim_up_to_the_variance_estimator():
+    rng = np.random.default_rng(6)
+    z1 = rng.normal(size=(4096, 8)).astype(np.float32)
+    z2 = (z1 + rng.normal(size=(4096, 8))).astype(np.float32)
+    authors = btsr_barlow_twins_loss(z1, z2, 0.3)
+    zbontar = barlow_twins_loss(z1, z2, 0.3, eps=0.0)
+    np.testing.assert_allclose(float(authors.loss), float(zbontar.loss) / 8, rtol=2e-3)

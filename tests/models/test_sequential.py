@@ -10,18 +10,19 @@ from tfbt import data
 from tfbt.data.synthetic import SyntheticConfig, write_synthetic
 from tfbt.evaluation import ranking as evaluate
 from tfbt.layers.encoders import SASRecEncoder
-from tfbt.losses import barlow_twins_loss
+from tfbt.losses import barlow_twins_loss, btsr_barlow_twins_loss
 from tfbt.losses.next_item import NextItemLoss
 from tfbt.models.sequential import SequentialRecommender
 
 N, L, D = 12, 6, 8
 
 
-def model(alpha=0.0, length_chunks=4, loss="full", dropout=0.0, seed=0):
+def model(alpha=0.0, length_chunks=4, loss="full", dropout=0.0, seed=0, **options):
     keras.utils.set_random_seed(seed)
     encoder = SASRecEncoder(N + 2, L, hidden_dim=D, num_blocks=1, dropout=dropout)
     recommender = SequentialRecommender(encoder, NextItemLoss(loss, num_items=N), alpha=alpha,
-                                        lambd=0.1, length_chunks=length_chunks, seed=seed)
+                                        lambd=0.1, length_chunks=length_chunks, seed=seed,
+                                        **options)
     recommender.compile(optimizer=keras.optimizers.Adam(1e-2))
     recommender.build((None, L))
     return recommender
@@ -40,7 +41,7 @@ def batch():
             "user_id": tf.range(1, 6)}
 
 
-def manual_terms(recommender, b, alpha):
+def manual_terms(recommender, b, alpha, bt_form="authors", mask="has_twin"):
     """The loss from first principles: whole-batch encoding, NumPy softmax, BT of last rows."""
     outputs = recommender.encoder(b["items"], training=False).numpy()
     positives = b["positives"].numpy()
@@ -50,11 +51,12 @@ def manual_terms(recommender, b, alpha):
     top = logits.max(axis=1)
     ce = np.mean(top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
                  - logits[np.arange(len(y)), y - 1])
-    has_twin = b["has_twin"].numpy()
-    z1 = tf.math.l2_normalize(outputs[has_twin, -1], axis=-1)
-    twin_outputs = recommender.encoder(b["twin_items"][has_twin], training=False)
+    paired = b[mask].numpy()
+    z1 = tf.math.l2_normalize(outputs[paired, -1], axis=-1)
+    twin_outputs = recommender.encoder(b["twin_items"][paired], training=False)
     z2 = tf.math.l2_normalize(twin_outputs[:, -1], axis=-1)
-    bt = float(barlow_twins_loss(z1, z2, 0.1).loss)
+    form = btsr_barlow_twins_loss if bt_form == "authors" else barlow_twins_loss
+    bt = float(form(z1, z2, 0.1).loss)
     return {"ce": ce, "bt": bt, "loss": ce + alpha * bt}
 
 
@@ -67,6 +69,30 @@ def test_reported_loss_is_the_manual_computation(length_chunks):
     for name in ("ce", "bt", "loss"):
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, err_msg=name)
     assert got["twin_rate"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("bt_form", ["authors", "zbontar"])
+def test_paired_rows_choose_the_pairs_and_bt_form_the_loss(bt_form):
+    recommender = model(alpha=0.5, length_chunks=2, bt_form=bt_form)
+    b = batch()
+    b["paired"] = tf.constant([True, True, False, True, True])
+    b["twin_items"] = tf.tensor_scatter_nd_update(b["twin_items"], [[1]], b["items"][1:2])
+    got = recommender.test_on_batch(b, return_dict=True)
+    expected = manual_terms(recommender, b, alpha=0.5, bt_form=bt_form, mask="paired")
+    for name in ("ce", "bt", "loss"):
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, err_msg=name)
+    assert got["twin_rate"] == pytest.approx(0.8)  # true twins, not the self-paired row
+
+
+def test_dropout_pairs_add_a_term_in_training_only():
+    recommender = model(alpha=0.5, length_chunks=1, dropout=0.3, dropout_pair_weight=0.2)
+    b = batch()
+    assert "bt_dropout" not in {k for k, v in recommender.test_on_batch(b, return_dict=True)
+                                .items() if v}
+    logs = recommender.train_on_batch(b, return_dict=True)
+    assert logs["bt_dropout"] > 0
+    assert logs["loss"] == pytest.approx(logs["ce"] + 0.5 * logs["bt"] + 0.2 * logs["bt_dropout"],
+                                         rel=1e-4)
 
 
 def test_alpha_zero_ignores_twins_and_btsr_requires_them():

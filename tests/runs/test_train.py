@@ -95,7 +95,13 @@ def test_cli_arguments_map_onto_the_config(tiny, tmp_path):
     config = train.config_from_args(args).resolved()
     assert (config.model, config.alpha, config.loss, config.bucket_size_y, config.dropout,
             config.seed) == ("btsr", 0.3, "sce", 32, 0.5, 7)
-    assert config.lambd == 1.0
+    assert (config.lambd, config.bt_form, config.twins, config.no_twin) == (
+        0.05, "authors", "last-item", "self")
+    zbontar = train.config_from_args(parse(train, [
+        "--data", "d", "--output", "o", "--model", "btsr", "--bt-form", "zbontar", "--twins",
+        "any-prefix", "--no-twin", "skip", "--dropout-pair-weight", "0.1"])).resolved()
+    assert (zbontar.alpha, zbontar.lambd, zbontar.twins, zbontar.no_twin,
+            zbontar.dropout_pair_weight) == (0.02, 1.0, "any-prefix", "skip", 0.1)
     assert parse(sweep, ["--data", "d", "--output", "o", "--alphas", "0,0.25"]).alphas == [0.0,
                                                                                          0.25]
     with pytest.raises(ValueError, match="distinct"):

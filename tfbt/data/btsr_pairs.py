@@ -1,11 +1,19 @@
-"""BT-SR positive pairs: for each user, another user's sequence prefix with the same next item.
+"""BT-SR positive pairs: for each user, another user's sequence with the same next item.
 
 BT-SR (Razvorotnev et al. 2025) pairs sequences by what follows them rather than by random
 perturbation (DuoRec's "semantic augmentation" is the same idea). A training example is a user's
-training sequence (``items[:-2]`` of the stored sequence); its last next-item target is
-``t = positives[:, -1]``. Its twin is a prefix ``s_v[:p]`` of another user v's training sequence
-with ``s_v[p] = t`` (p >= 1), drawn uniformly from all such (v, p) occurrences. A user whose
-target occurs nowhere else gets ``has_twin = False`` and contributes only the next-item loss.
+training sequence (``items[:-2]`` of the stored sequence under leave-one-out); its last
+next-item target is ``t = positives[:, -1]``. Twin policies (``POLICIES``):
+
+* ``last-item`` (the authors' code, the default): the twin is another training user v whose
+  training sequence ENDS with t, drawn uniformly over such users; its input is v's sequence
+  without that last item.
+* ``any-prefix``: any prefix ``s_v[:p]`` of another user's training sequence with
+  ``s_v[p] = t`` (p >= 1), drawn uniformly over all such (v, p) occurrences.
+
+A user without a twin (``NO_TWIN``) is paired with itself by default (``self``, the authors'
+code: the same sequence encoded twice, the views differ by dropout only), or gets no BT term
+(``skip``). Draws are made afresh every epoch.
 
 ``TwinIndex`` holds every occurrence once, in NumPy-built CSR form (sorted by item, then user),
 as tensors; ``sample`` draws the twins of a whole batch with a handful of vectorised ops
@@ -27,6 +35,9 @@ from tfbt.data import splits
 from tfrecords_builder.records import read_records
 from tfrecords_builder.schema import Metadata
 
+POLICIES = ("last-item", "any-prefix")
+NO_TWIN = ("self", "skip")
+
 
 class TwinIndex:
     """Every (user, position) next-item occurrence of the training sequences, by item.
@@ -36,6 +47,8 @@ class TwinIndex:
         1..num_items); sequences shorter than 2 have no occurrence.
       num_users: U.
       num_items: N.
+      policy: ``"last-item"`` (only each sequence's last position is an occurrence) or
+        ``"any-prefix"`` (every position >= 1).
 
     Tensors (built once):
       ``flat`` int32 ``[T]``: all training sequences concatenated; ``user_start`` int64
@@ -45,7 +58,11 @@ class TwinIndex:
       start of the owner's sequence; ``item_start`` int64 ``[N + 2]``: CSR offsets by item.
     """
 
-    def __init__(self, sequences: dict[int, np.ndarray], num_users: int, num_items: int):
+    def __init__(self, sequences: dict[int, np.ndarray], num_users: int, num_items: int, *,
+                 policy: str = "last-item"):
+        if policy not in POLICIES:
+            raise ValueError(f"TwinIndex: policy must be one of {POLICIES}, got {policy!r}")
+        self.policy = policy
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         lengths = np.zeros(self.num_users + 1, np.int64)
@@ -61,7 +78,10 @@ class TwinIndex:
             raise ValueError(f"TwinIndex: item indices must be in 1..{self.num_items}, found "
                              f"{flat.min()}..{flat.max()}")
         owner = np.repeat(np.arange(self.num_users + 1), lengths)
-        occurrence = np.flatnonzero(np.arange(flat.size) > user_start[owner])  # position >= 1
+        if policy == "last-item":  # the last position of every sequence of 2+ items
+            occurrence = (user_start + lengths - 1)[lengths >= 2]
+        else:  # every position >= 1
+            occurrence = np.flatnonzero(np.arange(flat.size) > user_start[owner])
         keys = flat[occurrence].astype(np.int64) * (self.num_users + 1) + owner[occurrence]
         order = np.argsort(keys, kind="stable")
         keys, occurrence = keys[order], occurrence[order]
@@ -76,13 +96,13 @@ class TwinIndex:
             np.searchsorted(items_sorted, np.arange(self.num_items + 2)).astype(np.int64))
 
     @classmethod
-    def from_dataset(cls, data_dir: str | os.PathLike, *,
-                     metadata: Metadata | None = None) -> "TwinIndex":
+    def from_dataset(cls, data_dir: str | os.PathLike, *, metadata: Metadata | None = None,
+                     policy: str = "last-item") -> "TwinIndex":
         """Reads every user's training sequence from a dataset folder (one pass, batched)."""
         meta = metadata or Metadata.load(data_dir)
         records = read_records(data_dir, metadata=meta)
         sequences = dict(zip(records.user_id.tolist(), records.rows(drop_last=splits.HELD_OUT)))
-        return cls(sequences, meta.num_users, meta.num_items)
+        return cls(sequences, meta.num_users, meta.num_items, policy=policy)
 
     def sample(self, user_id, target, max_len: int, seed):
         """Draws one twin per row.
@@ -124,7 +144,8 @@ class TwinIndex:
 
 def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = None, *,
               max_len: int, seed: int, metadata: Metadata | None = None,
-              index: TwinIndex | None = None) -> tf.data.Dataset:
+              index: TwinIndex | None = None, policy: str = "last-item",
+              no_twin: str = "self") -> tf.data.Dataset:
     """Adds BT-SR twins to next-item training batches.
 
     Args:
@@ -135,15 +156,22 @@ def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = Non
       seed: seed of the draws. Each pass over ``dataset`` (each epoch) draws new twins, the
         same ones for the same seed.
       metadata: already loaded metadata.
-      index: a prebuilt ``TwinIndex`` (shared by several pipelines).
+      index: a prebuilt ``TwinIndex`` (shared by several pipelines; its policy is used).
+      policy: twin policy of the index built from ``data_dir`` (``POLICIES``).
+      no_twin: ``"self"`` (a user without a twin is its own twin: ``twin_items`` = its
+        ``items``) or ``"skip"`` (no pair).
 
     Returns:
-      The same batches with ``twin_items`` int32 ``[B, max_len]`` and ``has_twin`` bool ``[B]``.
+      The same batches with ``twin_items`` int32 ``[B, max_len]``, ``has_twin`` bool ``[B]``
+      (another user was drawn) and ``paired`` bool ``[B]`` (the row has a second view: ``True``
+      everywhere with ``self``, ``has_twin`` with ``skip``).
     """
+    if no_twin not in NO_TWIN:
+        raise ValueError(f"add_twins: no_twin must be one of {NO_TWIN}, got {no_twin!r}")
     if index is None:
         if data_dir is None:
             raise ValueError("add_twins needs data_dir (to index the sequences) or index")
-        index = TwinIndex.from_dataset(data_dir, metadata=metadata)
+        index = TwinIndex.from_dataset(data_dir, metadata=metadata, policy=policy)
     for key in ("user_id", "positives"):
         if key not in dataset.element_spec:
             raise ValueError(f"add_twins: batches need {key!r} (next_item mode); they have "
@@ -154,7 +182,12 @@ def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = Non
     def with_twins(batch, draw):
         twin_items, has_twin = index.sample(batch["user_id"], batch["positives"][:, -1],
                                             max_len, tf.stack([tf.constant(seed, tf.int64), draw]))
-        return {**batch, "twin_items": tf.cast(twin_items, tf.int32), "has_twin": has_twin}
+        twin_items = tf.cast(twin_items, tf.int32)
+        paired = has_twin
+        if no_twin == "self":
+            twin_items = tf.where(has_twin[:, None], twin_items, tf.cast(batch["items"], tf.int32))
+            paired = tf.ones_like(has_twin)
+        return {**batch, "twin_items": twin_items, "has_twin": has_twin, "paired": paired}
 
     twinned = tf.data.Dataset.zip((dataset, draws)).map(
         with_twins, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -7,10 +7,14 @@ SASRec). With ``alpha = 0`` this is SASRec with a softmax loss (Klenitskiy & Vas
 "SASRec+", the strong baseline).
 
 With ``alpha > 0`` it is BT-SR (Razvorotnev, Munkhoeva & Frolov 2025): each training batch also
-carries, per user, a "twin" (``tfbt.data.btsr_pairs``): another user's sequence prefix whose next item is the
-same as this user's last target. The L2-normalised last-position representations of the users
-and of their twins form Barlow Twins pairs (no projector), and the loss is
-``CE + alpha · BT``. Because the standardised cross-correlation's diagonal is easy to satisfy for
+carries, per user, a "twin" (``tfbt.data.btsr_pairs``): by default (the authors' code) another
+training user whose sequence ends with this user's last target, without that item, or the user's
+own sequence again when there is none (the two views then differ by dropout only). The
+L2-normalised last-position representations (after the final LayerNorm) of the users and of
+their twins form Barlow Twins pairs (no projector), and the loss is ``CE + alpha · BT``, with BT
+in the authors' form (``tfbt.losses.btsr_barlow_twins_loss``, terms divided by D; ``bt_form=
+"zbontar"`` is ``barlow_twins_loss``, not divided). Optionally (their Kindle setting)
+``dropout_pair_weight · BT`` between two dropout passes of every user's sequence is added. Because the standardised cross-correlation's diagonal is easy to satisfy for
 pairs that already share a next item, the term mostly decorrelates the representation
 dimensions, which spreads the singular spectrum and, through it, the recommendations: α is the
 accuracy/diversity dial.
@@ -25,12 +29,52 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfbt.losses import LAMBDA_PLACEMENTS, barlow_twins_loss
+from tfbt.losses import (
+    BT_FORMS,
+    LAMBDA_PLACEMENTS,
+    barlow_twins_loss,
+    btsr_barlow_twins_loss,
+)
 from tfbt.losses.next_item import all_positions, real_positions
 from tfbt.models.base import TfbtModel
 from tfrecords_builder.schema import PAD_ID
 
-METRICS = ("loss", "ce", "bt", "twin_rate")
+METRICS = ("loss", "ce", "bt", "twin_rate", "bt_dropout")
+
+
+def length_sorted_chunks(items, num_chunks, *aligned):
+    """Cuts a left-padded batch into ``num_chunks`` chunks of rows of similar length.
+
+    Rows are sorted by length (stable) and cut into chunks of ``ceil(B / num_chunks)`` rows;
+    each chunk keeps only the last ``w`` columns, w its longest row (at least 1), so an encoder
+    that ignores left padding gives the same outputs with less work.
+
+    Args:
+      items: int ``[B, L]``, left-padded with ``PAD_ID``.
+      num_chunks: static int >= 1.
+      *aligned: ``[B, L]`` tensors cut the same way (e.g. the positives).
+    Returns:
+      ``order [B]`` (sorted row i is batch row ``order[i]``) and ``num_chunks`` tuples
+      ``(items [b, w], *aligned [b, w])``; a chunk may have 0 rows when B < num_chunks.
+    """
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(items, PAD_ID), tf.int32), axis=1)
+    order = tf.argsort(lengths, stable=True)
+    tensors = [tf.gather(t, order) for t in (items, *aligned)]
+    lengths = tf.gather(lengths, order)
+    rows = tf.shape(items)[0]
+    size = -(-rows // num_chunks)
+    chunks = []
+    for index in range(num_chunks):
+        start, stop = index * size, tf.minimum((index + 1) * size, rows)
+        # An empty chunk (fewer rows than chunks) has max -inf: width 1, zero rows.
+        width = tf.maximum(tf.reduce_max(lengths[start:stop]), 1)
+        chunks.append(tuple(t[start:stop, -width:] for t in tensors))
+    return order, chunks
+
+
+def in_batch_order(order, sorted_rows):
+    """Puts ``sorted_rows [B, ...]`` (in ``length_sorted_chunks`` order) back in batch order."""
+    return tf.gather(sorted_rows, tf.math.invert_permutation(order))
 
 
 @keras.saving.register_keras_serializable(package="tfbt")
@@ -42,7 +86,11 @@ class SequentialRecommender(TfbtModel):
         ``item_embeddings`` works).
       next_item_loss: a ``NextItemLoss`` (its ``num_items`` must match the encoder's vocabulary).
       alpha: weight of the Barlow Twins term; 0 = plain SASRec (twins are ignored).
-      lambd, lambda_on: see ``tfbt.losses.barlow_twins_loss``.
+      lambd: weight of the off-diagonal Barlow Twins term (their ``lmd_sem``).
+      lambda_on: with ``bt_form="zbontar"``, see ``tfbt.losses.barlow_twins_loss``.
+      bt_form: ``"authors"`` (``btsr_barlow_twins_loss``, the default) or ``"zbontar"``.
+      dropout_pair_weight: weight of an extra BT term between two dropout passes of every
+        user's sequence (0 = off; costs a third of an encoder pass more).
       seed: base seed of the per-step randomness inside the loss (negatives, SCE buckets).
       length_chunks: encode each batch as this many length-sorted chunks, each trimmed to its
         longest row (exact, and much faster on short-sequence data; see ``_encode``); 0 encodes
@@ -50,10 +98,13 @@ class SequentialRecommender(TfbtModel):
 
     Training batches: ``{"items": [B, L], "positives": [B, L], ...}`` from
     ``tfbt.data.make_dataset(mode="next_item")``; with ``alpha > 0`` also ``"twin_items"
-    [B, L]`` and ``"has_twin" [B]`` (``tfbt.data.btsr_pairs.add_twins``).
+    [B, L]``, ``"has_twin" [B]`` (a twin was found) and ``"paired" [B]`` (the row has a second
+    view: a twin or, with the ``self`` fallback, itself) from ``tfbt.data.btsr_pairs.add_twins``;
+    without ``"paired"`` the rows with a twin are paired.
 
     Metrics: ``loss`` (total), ``ce`` (next-item loss), ``bt`` (the unweighted Barlow Twins loss)
-    and ``twin_rate`` (share of users with a twin in the batch; the last two only with alpha > 0).
+    and ``twin_rate`` (share of users with a twin in the batch; the last two only with alpha > 0),
+    ``bt_dropout`` (the unweighted dropout-pair term, only when its weight is > 0).
 
     Call: ``items [B, L]`` (or a batch dict with ``"items"``) -> user representations ``[B, D]``.
     """
@@ -61,13 +112,20 @@ class SequentialRecommender(TfbtModel):
     nested_layers = ("encoder", "next_item_loss")  # deserialised by from_config
 
     def __init__(self, encoder, next_item_loss, alpha=0.0, lambd=0.0051,
-                 lambda_on="off_diagonal", seed=0, length_chunks=8, **kwargs):
-        super().__init__(seed=seed, metric_names=METRICS if float(alpha) > 0 else METRICS[:2],
-                         **kwargs)
+                 lambda_on="off_diagonal", seed=0, length_chunks=8, bt_form="authors",
+                 dropout_pair_weight=0.0, **kwargs):
+        metric_names = METRICS[:4] if float(alpha) > 0 else METRICS[:2]
+        if float(dropout_pair_weight) > 0:
+            metric_names += METRICS[4:]
+        super().__init__(seed=seed, metric_names=metric_names, **kwargs)
         if float(alpha) < 0:
             raise ValueError(f"alpha must be >= 0; got {alpha}")
         if lambda_on not in LAMBDA_PLACEMENTS:
             raise ValueError(f"lambda_on must be one of {LAMBDA_PLACEMENTS}, got {lambda_on!r}")
+        if bt_form not in BT_FORMS:
+            raise ValueError(f"bt_form must be one of {BT_FORMS}, got {bt_form!r}")
+        if float(dropout_pair_weight) < 0:
+            raise ValueError(f"dropout_pair_weight must be >= 0; got {dropout_pair_weight}")
         vocab_size = getattr(encoder, "vocab_size", None)
         if vocab_size is not None and vocab_size != next_item_loss.num_items + 2:
             raise ValueError(f"encoder vocab_size {vocab_size} does not match the loss's "
@@ -77,6 +135,8 @@ class SequentialRecommender(TfbtModel):
         self.alpha = float(alpha)
         self.lambd = float(lambd)
         self.lambda_on = lambda_on
+        self.bt_form = bt_form
+        self.dropout_pair_weight = float(dropout_pair_weight)
         if int(length_chunks) < 0:
             raise ValueError(f"length_chunks must be >= 0; got {length_chunks}")
         self.length_chunks = int(length_chunks)
@@ -90,8 +150,15 @@ class SequentialRecommender(TfbtModel):
         """``items [B, L]`` (left-padded) -> ``[B, D]``, the representation at the last position.
 
         Scores over the catalogue are ``user_embeddings(items) @ item_embeddings[1:N+1]ᵀ``.
+        With ``length_chunks >= 1`` the rows are encoded in length-sorted chunks trimmed to
+        their longest row (``length_sorted_chunks``): the same vectors, less padding.
         """
-        return self.encoder(items, training=False, return_sequences=False)
+        if self.length_chunks == 0:
+            return self.encoder(items, training=False, return_sequences=False)
+        order, chunks = length_sorted_chunks(items, self.length_chunks)
+        return in_batch_order(order, tf.concat(
+            [self.encoder(chunk, training=False, return_sequences=False) for chunk, in chunks],
+            axis=0))
 
     def call(self, inputs, training=False):
         items = inputs["items"] if isinstance(inputs, dict) else inputs
@@ -120,23 +187,15 @@ class SequentialRecommender(TfbtModel):
             outputs = self.encoder(items, training=training)
             x, y = all_positions(outputs, positives)
             return x, y, outputs[:, -1]
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(items, PAD_ID), tf.int32), axis=1)
-        order = tf.argsort(lengths, stable=True)
-        items, positives, lengths = (tf.gather(t, order) for t in (items, positives, lengths))
-        rows = tf.shape(items)[0]
-        chunk = -(-rows // self.length_chunks)
+        order, chunks = length_sorted_chunks(items, self.length_chunks, positives)
         xs, ys, lasts = [], [], []
-        for index in range(self.length_chunks):
-            start, stop = index * chunk, tf.minimum((index + 1) * chunk, rows)
-            # An empty chunk (fewer rows than chunks) has max -inf: width 1, zero rows.
-            width = tf.maximum(tf.reduce_max(lengths[start:stop]), 1)
-            outputs = self.encoder(items[start:stop, -width:], training=training)
-            x, y = real_positions(outputs, positives[start:stop, -width:])
+        for chunk_items, chunk_positives in chunks:
+            outputs = self.encoder(chunk_items, training=training)
+            x, y = real_positions(outputs, chunk_positives)
             xs.append(x)
             ys.append(y)
             lasts.append(outputs[:, -1])
-        last = tf.scatter_nd(order[:, None], tf.concat(lasts, axis=0),
-                             tf.stack([rows, tf.shape(lasts[0])[-1]]))  # back in batch order
+        last = in_batch_order(order, tf.concat(lasts, axis=0))
         return tf.concat(xs, axis=0), tf.concat(ys, axis=0), last
 
     def compute_terms(self, data, seed, training):
@@ -150,27 +209,40 @@ class SequentialRecommender(TfbtModel):
         if self.alpha > 0 and training and not use_twins:
             raise ValueError("BT-SR (alpha > 0) trains on batches with 'twin_items' and "
                              "'has_twin'; add them with tfbt.data.btsr_pairs.add_twins")
+        batch = tf.shape(items)[0]
+        dropout_pairs = self.dropout_pair_weight > 0 and training
+        extra = []  # rows encoded in the same pass after the users, with zero positives
         if use_twins:
-            # One encoder pass over the users and the twins of those that have one; the twins'
-            # positives are zero, so only the users' own positions enter the next-item loss.
-            twins = tf.boolean_mask(data["twin_items"], data["has_twin"])
-            items = tf.concat([items, tf.cast(twins, items.dtype)], axis=0)
-            positives = tf.concat([positives, tf.zeros_like(twins, positives.dtype)], axis=0)
+            paired = data.get("paired", data["has_twin"])
+            extra.append(tf.cast(tf.boolean_mask(data["twin_items"], paired), items.dtype))
+        if dropout_pairs:
+            extra.append(items)  # a second dropout pass of every user
+        if extra:
+            # One encoder pass over the users and the extra rows; the extra rows' positives are
+            # zero, so only the users' own positions enter the next-item loss.
+            extra = tf.concat(extra, axis=0)
+            items = tf.concat([items, extra], axis=0)
+            positives = tf.concat([positives, tf.zeros_like(extra, positives.dtype)], axis=0)
         x, y, last = self._encode(items, positives, training)
+        last = tf.math.l2_normalize(last, axis=-1)
         ce = self.next_item_loss(x, y, self.item_embeddings, seed)
         values = {"ce": ce, "loss": ce}
         if use_twins:
-            batch = tf.shape(data["items"])[0]
-            z1 = tf.math.l2_normalize(tf.boolean_mask(last[:batch], data["has_twin"]), axis=-1)
-            z2 = tf.math.l2_normalize(last[batch:], axis=-1)
-            values["bt"] = self._barlow_twins(z1, z2)
+            pairs = tf.shape(last)[0] - batch - (batch if dropout_pairs else 0)
+            z1 = tf.boolean_mask(last[:batch], paired)
+            values["bt"] = self._barlow_twins(z1, last[batch:batch + pairs])
             values["twin_rate"] = tf.reduce_mean(tf.cast(data["has_twin"], tf.float32))
-            values["loss"] = ce + self.alpha * values["bt"]
+            values["loss"] += self.alpha * values["bt"]
+        if dropout_pairs:
+            values["bt_dropout"] = self._barlow_twins(last[:batch], last[-batch:])
+            values["loss"] += self.dropout_pair_weight * values["bt_dropout"]
         return values["loss"], values
 
     def _barlow_twins(self, z1, z2):
         """BT loss of the pairs; 0 when fewer than two pairs (no batch statistics)."""
         def loss():
+            if self.bt_form == "authors":
+                return btsr_barlow_twins_loss(z1, z2, self.lambd).loss
             return barlow_twins_loss(z1, z2, self.lambd, lambda_on=self.lambda_on).loss
 
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
@@ -188,4 +260,6 @@ class SequentialRecommender(TfbtModel):
             "lambd": self.lambd,
             "lambda_on": self.lambda_on,
             "length_chunks": self.length_chunks,
+            "bt_form": self.bt_form,
+            "dropout_pair_weight": self.dropout_pair_weight,
         }

@@ -32,13 +32,16 @@ from tfbt.data import btsr_pairs as twins
 from tfbt.layers.encoders import SASRecEncoder
 from tfbt.data.catalog import read_catalog
 from tfbt.evaluation.ranking import evaluate_full_ranking
-from tfbt.losses import LAMBDA_PLACEMENTS
+from tfbt.losses import BT_FORMS, LAMBDA_PLACEMENTS
 from tfbt.losses.next_item import LOSSES, SAMPLERS, NextItemLoss
 from tfbt.models.sequential import SequentialRecommender
 from tfrecords_builder import schema
 
 MODELS = ("sasrec", "btsr")
-DEFAULT_BTSR_ALPHA = 0.02
+# BT-SR defaults per --bt-form: the authors' ML-1M α (ssl.lmd) and λ (lmd_sem) on their scale
+# (terms divided by D), and on the Zbontar scale the values tuned on Beauty before.
+DEFAULT_BTSR_ALPHA = {"authors": 0.2, "zbontar": 0.02}
+DEFAULT_LAMBD = {"authors": 0.05, "zbontar": 1.0}
 PROTOCOL = ("full ranking over all items, the user's seen items removed, leave-one-out "
             "(valid: second-to-last item, test: last item)")
 
@@ -47,13 +50,16 @@ PROTOCOL = ("full ranking over all items, the user's seen items removed, leave-o
 class TrainConfig:
     """Everything that defines a training run (saved as ``config.json``).
 
-    ``alpha``: BT weight; ``None`` means 0 for ``sasrec`` and ``DEFAULT_BTSR_ALPHA`` for
-    ``btsr`` (the best validation NDCG@10 of ``tfbt sweep-alpha`` on Amazon Beauty; the BT
-    loss has ~50x the gradient norm of the CE, so useful values are small). ``lambd``: the
-    off-diagonal weight (``lambda_on="off_diagonal"``). 1 weighs decorrelation like invariance,
-    which is what makes α a diversity dial: on Beauty (2 epochs from a SASRec checkpoint,
-    α = 0.02) λ = 1/64 let the diagonal term dominate and cut coverage@10 from 0.31 to 0.20
-    and the effective rank from 47 to 35, while λ = 1 raised them to 0.32 and 47.5.
+    ``bt_form``: ``"authors"`` (default; ``tfbt.losses.btsr_barlow_twins_loss``, both terms
+    divided by D, as in the BT-SR code) or ``"zbontar"`` (``barlow_twins_loss``, not divided:
+    the same α then weighs BT D times more). ``alpha``: BT weight; ``None`` means 0 for
+    ``sasrec`` and ``DEFAULT_BTSR_ALPHA[bt_form]`` for ``btsr`` (authors: their ML-1M 0.2; their
+    other datasets use 0.08-0.25). ``lambd``: the off-diagonal weight; ``None`` means
+    ``DEFAULT_LAMBD[bt_form]`` (authors: their ML-1M 0.05, 0.05-0.1 elsewhere; zbontar: 1, which
+    on Beauty with α = 0.02 raised coverage@10 and effective rank where λ = 1/64 cut them).
+    ``twins``/``no_twin``: see ``tfbt.data.btsr_pairs`` (authors: ``last-item``/``self``).
+    ``dropout_pair_weight``: weight of an extra BT term between two dropout passes of every
+    sequence (their Kindle setting; 0 = off). ``adam_beta2``: the authors use 0.98.
     ``length_chunks``: see ``SequentialRecommender``; with ``jit_compile`` it is forced to 0
     (static shapes).
     """
@@ -79,8 +85,13 @@ class TrainConfig:
     eval_every: int = 1
     patience: int = 5
     monitor: str = "NDCG@10"
-    lambd: float = 1.0
+    lambd: float | None = None
     lambda_on: str = "off_diagonal"
+    bt_form: str = "authors"
+    twins: str = "last-item"
+    no_twin: str = "self"
+    dropout_pair_weight: float = 0.0
+    adam_beta2: float = 0.999
     seed: int = 0
     strategy: str = "default"
     jit_compile: bool = False
@@ -91,8 +102,14 @@ class TrainConfig:
         """The config with defaults filled in and checked."""
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}; got {self.model!r}")
+        if self.bt_form not in BT_FORMS:
+            raise ValueError(f"bt_form must be one of {BT_FORMS}; got {self.bt_form!r}")
+        if self.twins not in twins.POLICIES or self.no_twin not in twins.NO_TWIN:
+            raise ValueError(f"twins must be one of {twins.POLICIES} and no_twin one of "
+                             f"{twins.NO_TWIN}; got {self.twins!r}, {self.no_twin!r}")
         alpha = self.alpha if self.alpha is not None else (
-            0.0 if self.model == "sasrec" else DEFAULT_BTSR_ALPHA)
+            0.0 if self.model == "sasrec" else DEFAULT_BTSR_ALPHA[self.bt_form])
+        lambd = self.lambd if self.lambd is not None else DEFAULT_LAMBD[self.bt_form]
         if self.model == "sasrec" and alpha != 0:
             raise ValueError(f"--model sasrec has no BT term; got --alpha {alpha} (use --model "
                              f"btsr)")
@@ -102,7 +119,7 @@ class TrainConfig:
                      "max_len", "hidden_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
-        return dataclasses.replace(self, alpha=float(alpha), lambd=float(self.lambd),
+        return dataclasses.replace(self, alpha=float(alpha), lambd=float(lambd),
                                    length_chunks=0 if self.jit_compile else self.length_chunks)
 
 
@@ -117,8 +134,10 @@ def build_model(config: TrainConfig, metadata, item_counts=None) -> SequentialRe
                         bucket_size_y=config.bucket_size_y)
     model = SequentialRecommender(encoder, loss, alpha=config.alpha, lambd=config.lambd,
                                   lambda_on=config.lambda_on, seed=config.seed,
-                                  length_chunks=config.length_chunks)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                                  length_chunks=config.length_chunks, bt_form=config.bt_form,
+                                  dropout_pair_weight=config.dropout_pair_weight)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate,
+                                                  beta_2=config.adam_beta2),
                   jit_compile=config.jit_compile)
     model.build((None, config.max_len))
     if item_counts is not None:
@@ -133,7 +152,8 @@ def training_dataset(config: TrainConfig, metadata):
                                 drop_remainder=config.jit_compile, metadata=metadata)
     if config.alpha > 0:
         dataset = twins.add_twins(dataset, config.data, max_len=config.max_len,
-                                  seed=config.seed, metadata=metadata)
+                                  seed=config.seed, metadata=metadata, policy=config.twins,
+                                  no_twin=config.no_twin)
     return dataset
 
 
@@ -319,8 +339,25 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="validations without improvement before stopping")
     parser.add_argument("--lambd", type=float, default=defaults.lambd,
-                        help="Barlow Twins off-diagonal weight (see --lambda-on)")
-    parser.add_argument("--lambda-on", choices=LAMBDA_PLACEMENTS, default=defaults.lambda_on)
+                        help="Barlow Twins off-diagonal weight (their lmd_sem; default "
+                        + ", ".join(f"{f} {v:g}" for f, v in DEFAULT_LAMBD.items()) + ")")
+    parser.add_argument("--lambda-on", choices=LAMBDA_PLACEMENTS, default=defaults.lambda_on,
+                        help="--bt-form zbontar only: the term lambd weighs")
+    parser.add_argument("--bt-form", choices=BT_FORMS, default=defaults.bt_form,
+                        help="authors: BT-SR code (unbiased std, terms / D; alpha 0.08-0.25); "
+                        "zbontar: not divided by D (alpha D times smaller)")
+    parser.add_argument("--twins", choices=twins.POLICIES, default=defaults.twins,
+                        help="last-item: another user whose sequence ends with the same item "
+                        "(authors); any-prefix: any prefix of any user followed by it")
+    parser.add_argument("--no-twin", choices=twins.NO_TWIN, default=defaults.no_twin,
+                        help="a user without a twin: self = paired with itself (views differ "
+                        "by dropout; authors), skip = no BT term")
+    parser.add_argument("--dropout-pair-weight", type=float,
+                        default=defaults.dropout_pair_weight,
+                        help="weight of an extra BT term between two dropout passes of every "
+                        "sequence (their Kindle setting; 0 = off)")
+    parser.add_argument("--adam-beta2", type=float, default=defaults.adam_beta2,
+                        help="Adam beta_2 (the BT-SR code uses 0.98)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--jit-compile", action="store_true",
@@ -341,7 +378,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, default="sasrec",
                         help="sasrec (alpha 0) or btsr (CE + alpha * Barlow Twins)")
     parser.add_argument("--alpha", type=float, default=None,
-                        help=f"BT weight for btsr (default {DEFAULT_BTSR_ALPHA})")
+                        help="BT weight for btsr (default " + ", ".join(
+                            f"{f} {v:g}" for f, v in DEFAULT_BTSR_ALPHA.items()) + ")")
     add_common_arguments(parser)
 
 
