@@ -1,4 +1,4 @@
-"""Keras models that train tfbt encoders.
+"""Barlow Twins pretraining of a user-sequence encoder (the model ``tfbt pretrain`` fits).
 
 ``BarlowTwinsPretrainer`` is the self-supervised stage of Liu et al. (2025): two augmented
 views of each user sequence go through one shared encoder and a projector MLP, and the Barlow
