@@ -12,6 +12,12 @@ import importlib
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# TensorFlow's C++ log lines (cuInit failing on a machine without a GPU, TFRecordDataset buffer
+# sizes, NodeDef attribute mismatches) read like errors and are not ones: by default only fatal
+# ones are shown. A user who sets TF_CPP_MIN_LOG_LEVEL keeps control (and then `tfbt` also shows
+# the lines printed while TensorFlow loads, see tfbt.startup).
+USER_SET_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

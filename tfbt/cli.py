@@ -12,6 +12,7 @@ import importlib
 import sys
 
 import tfbt  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfbt import startup
 
 # name -> (module, its add-arguments function, its run function, help).
 SUBCOMMANDS = {
@@ -34,6 +35,7 @@ SUBCOMMANDS = {
     "demo": ("tfbt.demo", "add_arguments", "run",
              "the end-to-end demo on the embedded synthetic dataset"),
 }
+WITHOUT_TENSORFLOW = frozenset({"download"})
 
 
 def _parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -43,8 +45,11 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, add_arguments, run, help_text) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if name == chosen:
+            if name not in WITHOUT_TENSORFLOW and not {"-h", "--help"} & set(argv):
+                startup.import_tensorflow()  # before the module, which may import it
             module = importlib.import_module(module_name)
             getattr(module, add_arguments)(sub)
             sub.set_defaults(run=getattr(module, run))

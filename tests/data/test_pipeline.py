@@ -131,3 +131,19 @@ def test_item_counts_exclude_held_out_items(tiny):
         for item in items[:-2]:
             expected[item] += 1
     np.testing.assert_array_equal(counts, expected)
+
+
+@pytest.mark.parametrize("mode, split, drop_remainder", [
+    ("next_item", "train", False), ("next_item", "train", True), ("eval", "valid", False),
+    ("sequence", "train", False)])
+def test_batch_count_is_known_before_the_first_epoch(synthetic_data, mode, split,
+                                                    drop_remainder):
+    """Keras reads the cardinality: a known one shows "N/N" steps in the first epoch."""
+    path = synthetic_data(num_users=70, num_items=30, mean_length=12)
+    dataset = data.make_dataset(path, mode=mode, split=split, batch_size=16,
+                                drop_remainder=drop_remainder)
+    expected = 70 // 16 if drop_remainder else 5
+    assert int(dataset.cardinality()) == expected
+    assert sum(1 for _ in dataset) == expected
+    assert int(data.make_dataset(path, batch_size=16, repeat=True).cardinality()) == int(
+        tf.data.INFINITE_CARDINALITY)

@@ -1,11 +1,13 @@
 """The downstream protocol: user splits, label fractions, task examples, transfer modes."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
 from tfbt import data, downstream
-from tfbt.layers import DownstreamHead
+from tfbt.layers import DownstreamHead, ItemEmbeddingHead
 from tfbt.layers.encoders import CNNEncoder
 from tfbt.models import encoder_model
 
@@ -141,10 +143,16 @@ def test_frozen_keeps_and_finetuned_changes_the_encoder(users, split, encoder):
     for original, now in zip(before, encoder.get_weights()):
         np.testing.assert_array_equal(original, now)  # the shared encoder is never modified
     tuned_encoder = tuned.model.get_layer("user_encoder")
-    assert tuned.learning_rate == pytest.approx(probe.learning_rate * FIT.finetune_scale)
+    rate = probe.learning_rate or min(FIT.head_learning_rates)  # 0: the prior was kept
+    assert tuned.learning_rate == pytest.approx(rate * FIT.finetune_scale)
+    assert tuned.l2 == probe.l2 and tuned.epochs >= 1
     assert any(not np.allclose(a, b) for a, b in zip(before, tuned_encoder.get_weights()))
-    assert any(not np.allclose(a, b) for a, b in
-               zip(before, scratch.model.get_layer("user_encoder").get_weights()))
+    if scratch.epochs:  # trained: a new encoder
+        assert any(not np.allclose(a, b) for a, b in
+                   zip(before, scratch.model.get_layer("user_encoder").get_weights()))
+    else:  # training never beat the untrained start on validation: the prior was kept
+        predicted = np.argmax(scratch.model.predict(task.test.items, verbose=0), axis=1)
+        assert np.all(predicted == np.argmax(task.log_prior(labelled)))
 
 
 def test_next_item_head_is_ranked_with_seen_items_removed(users, split, encoder):
@@ -169,8 +177,111 @@ def test_next_item_head_is_ranked_with_seen_items_removed(users, split, encoder)
 
 def test_head_layer_contract(layer_test):
     head = DownstreamHead(5, hidden_units=8, dropout=0.1, mean=np.zeros(4),
-                          variance=np.full(4, 4.0))
+                          variance=np.full(4, 4.0), output_bias=np.log(np.full(5, 0.2)), l2=1e-3)
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     layer_test(head, x, expected_output_shape=(3, 5))
     with pytest.raises(ValueError, match="num_outputs"):
         DownstreamHead(0)
+    with pytest.raises(ValueError, match="output_bias has 2 values for 5 outputs"):
+        DownstreamHead(5, output_bias=[0.0, 0.0])
+
+
+def test_heads_start_at_the_trivial_baseline(users, split, encoder):
+    genre = downstream.make_task(users, split, "favorite_genre", max_len=MAX_LEN)
+    labelled = genre.labelled(0.05, seed=0)
+    prior = genre.log_prior(labelled)
+    counts = np.bincount(genre.train.targets[labelled], minlength=genre.num_outputs)
+    np.testing.assert_allclose(np.exp(prior), (counts + 1) / (counts + 1).sum(), rtol=1e-5)
+    head = DownstreamHead(genre.num_outputs, hidden_units=4, output_bias=prior)
+    features = _features(encoder, genre)["test"]
+    assert np.all(np.argmax(np.asarray(head(features)), axis=1) == counts.argmax())
+
+    next_item = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
+    pool = np.concatenate([users.sequences[r][:-2] for r in split.train])  # training parts
+    popularity = np.bincount(pool, minlength=users.num_items + 1)[1:]
+    prior = next_item.log_prior(next_item.labelled(0.01, seed=0))  # labels play no part
+    np.testing.assert_allclose(np.exp(prior), (popularity + 1) / (popularity + 1).sum(),
+                               rtol=1e-5)
+
+
+def test_frozen_heads_never_fall_below_the_prior_on_validation(users, split, encoder):
+    task = downstream.make_task(users, split, "gender", max_len=MAX_LEN)
+    labelled = task.labelled(0.01, seed=0)
+    features = _features(encoder, task)
+    outcome = downstream.train_frozen(task, features, labelled, FIT, seed=0)
+    majority = np.argmax(task.log_prior(labelled))
+    assert outcome.valid_score >= np.mean(task.valid.targets == majority)
+    assert outcome.l2 in FIT.head_l2s
+
+
+def test_lbfgs_matches_scipy_on_a_softmax_regression():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 5)), rng.integers(0, 4, 60)
+    table, bias = rng.normal(size=(4, 3)), np.log([0.4, 0.3, 0.2, 0.1])
+    for l2, out in ((1e-2, None), (1e-3, table)):
+        weights, b = downstream.fit_softmax_regression(x, y, l2=l2, bias=bias, table=out)
+
+        def loss(theta, shape=weights.shape, out=out, l2=l2):
+            w, c = theta[:np.prod(shape)].reshape(shape), theta[np.prod(shape):]
+            logits = x @ w @ (np.eye(4) if out is None else out.T) + c
+            logits -= logits.max(axis=1, keepdims=True)
+            log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            return -log_probs[np.arange(len(y)), y].mean() + l2 * np.sum(w ** 2)
+
+        ours = loss(np.concatenate([weights.ravel(), b]).astype(np.float64))
+        reference = scipy_optimize.minimize(loss, np.zeros(weights.size + 4), method="L-BFGS-B")
+        assert ours == pytest.approx(reference.fun, abs=1e-5)
+        assert ours < loss(np.concatenate([np.zeros(weights.size), bias]))  # it learned
+
+
+def test_lbfgs_probe_and_item_embedding_head(users, split, encoder):
+    lbfgs = dataclasses.replace(FIT, probe="lbfgs", lbfgs_iterations=50)
+    gender = downstream.make_task(users, split, "gender", max_len=MAX_LEN)
+    probe = downstream.train_frozen(gender, _features(encoder, gender),
+                                    gender.labelled(0.25, 0), lbfgs, seed=0)
+    assert (probe.learning_rate, probe.epochs) == (0.0, 0) and probe.l2 in FIT.head_l2s
+    assert set(probe.test) == {"accuracy", "macro_f1"}
+
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
+    table = downstream.item_embedding_table(encoder, users.num_items)
+    assert table.shape == (users.num_items, 16)
+    features, labelled = _features(encoder, task), task.labelled(0.25, 0)
+    embeddings = dataclasses.replace(FIT, next_item_head="item-embeddings")
+    with pytest.raises(ValueError, match="item embeddings"):
+        downstream.train_frozen(task, features, labelled, embeddings, seed=0)
+    for config in (embeddings, dataclasses.replace(lbfgs, next_item_head="item-embeddings")):
+        outcome = downstream.train_frozen(task, features, labelled, config, seed=0,
+                                          item_embeddings=table)
+        head = outcome.model.get_layer("head")
+        assert isinstance(head, ItemEmbeddingHead)
+        np.testing.assert_array_equal(np.asarray(head.table), table)  # pretrained, kept fixed
+        assert 0 <= outcome.test["recall@5"] <= outcome.test["recall@10"] <= 1
+    tuned = downstream.train_finetuned(task, encoder, outcome, labelled, FIT, seed=0)
+    assert isinstance(tuned.model.layers[-1], ItemEmbeddingHead)
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"probe": "sgd"}, "probe must be one of"),
+    ({"next_item_head": "mlp"}, "next_item_head must be one of"),
+    ({"probe": "lbfgs", "hidden_units": 8}, "L-BFGS probe is linear"),
+    ({"head_l2s": (-1.0,)}, "head_l2s"),
+])
+def test_bad_fit_settings_are_rejected(flags, message):
+    with pytest.raises(ValueError, match=message):
+        downstream.FitConfig(**flags)
+
+
+def test_item_embedding_head_layer_contract(layer_test):
+    rng = np.random.default_rng(0)
+    head = ItemEmbeddingHead(6, 3, hidden_units=5, mean=np.zeros(4), variance=np.ones(4),
+                             output_bias=np.log(np.arange(1, 7) / 21), l2=1e-3,
+                             item_embeddings=rng.normal(size=(6, 3)))
+    x = rng.normal(size=(2, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(head(x)), np.tile(np.log(np.arange(1, 7) / 21),
+                                                            (2, 1)), rtol=1e-5)
+    layer_test(ItemEmbeddingHead(6, 3, output_bias=np.zeros(6),
+                                 item_embeddings=rng.normal(size=(6, 3))),
+               x, expected_output_shape=(2, 6))
+    with pytest.raises(ValueError, match="item_embeddings has shape"):
+        ItemEmbeddingHead(6, 3, item_embeddings=np.zeros((5, 3)))

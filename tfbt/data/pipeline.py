@@ -181,6 +181,10 @@ def make_dataset(
                           deterministic=deterministic)
     if min_length:  # a batch made only of too-short users is dropped, never yielded empty
         batches = batches.filter(lambda batch: tf.shape(batch["items"])[0] > 0)
+    elif not repeat:  # one record per user: Keras then shows "7/7", not "1/Unknown", and
+        # does not warn that the input "ran out of data" at the end of the first epoch
+        batches = batches.apply(tf.data.experimental.assert_cardinality(
+            meta.num_users // batch_size if drop_remainder else -(-meta.num_users // batch_size)))
     options = tf.data.Options()
     options.deterministic = deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

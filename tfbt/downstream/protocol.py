@@ -4,7 +4,11 @@
 ``train_frozen``, then encoder and head together at a lower learning rate) and
 ``train_scratch`` (the same architecture, randomly initialised, trained with the head). Each
 fits with ``model.fit`` and early stopping on the validation users' loss, picks the learning
-rate by the validation metric, and reports test metrics of the chosen model only.
+rate and the head's L2 penalty by the validation metric, and reports test metrics of the chosen
+model only. Every head starts at the trivial baseline (``Task.log_prior``: the majority class,
+the popularity ranking), so training can only move it from there. ``FitConfig.probe="lbfgs"``
+fits the frozen linear head with the standard self-supervised protocol instead (L-BFGS
+logistic regression to convergence, ``tfbt.downstream.logistic``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfbt.downstream.logistic import fit_softmax_regression
 from tfbt.downstream.probes import macro_f1
 from tfbt.downstream.tasks import Examples, Task
 from tfbt.evaluation import evaluate_scores
-from tfbt.layers.heads import DownstreamHead
+from tfbt.layers.heads import DownstreamHead, ItemEmbeddingHead
+
+PROBES = ("adam", "lbfgs")
+NEXT_ITEM_HEADS = ("dense", "item-embeddings")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +36,8 @@ class FitConfig:
 
     Attributes:
       head_learning_rates: Adam learning rates tried for a head on fixed features.
+      head_l2s: L2 penalties of the head's kernels tried (with every learning rate), strongest
+        first: on a tie of the validation metric the earlier one is kept.
       scratch_learning_rates: those tried for a randomly initialised encoder with its head.
       finetune_scale: fine-tuning learning rate = the chosen head learning rate times this.
       head_epochs / encoder_epochs: epoch caps (early stopping on validation loss picks the
@@ -38,6 +48,10 @@ class FitConfig:
         many batches (a 1% label fraction may be a single batch), so early stopping checks the
         validation loss at a sensible pace.
       hidden_units, dropout: the head's shape (see ``DownstreamHead``).
+      probe: how frozen heads are fitted: ``adam`` (the epochs and learning rates above) or
+        ``lbfgs`` (a linear head by L-BFGS logistic regression, ``lbfgs_iterations`` at most).
+      next_item_head: ``dense`` (a ``DownstreamHead`` with one output per item) or
+        ``item-embeddings`` (an ``ItemEmbeddingHead`` on the encoder's item embeddings).
     """
 
     head_learning_rates: tuple[float, ...] = (1e-3, 1e-2)
@@ -50,11 +64,29 @@ class FitConfig:
     min_steps_per_epoch: int = 10
     hidden_units: int = 0
     dropout: float = 0.0
+    head_l2s: tuple[float, ...] = (1e-2, 1e-3, 0.0)
+    probe: str = "adam"
+    lbfgs_iterations: int = 300
+    next_item_head: str = "dense"
+
+    def __post_init__(self):
+        if self.probe not in PROBES:
+            raise ValueError(f"probe must be one of {PROBES}, got {self.probe!r}")
+        if self.next_item_head not in NEXT_ITEM_HEADS:
+            raise ValueError(f"next_item_head must be one of {NEXT_ITEM_HEADS}, got "
+                             f"{self.next_item_head!r}")
+        if self.probe == "lbfgs" and self.hidden_units:
+            raise ValueError("the L-BFGS probe is linear: it needs hidden_units=0, got "
+                             f"{self.hidden_units}")
+        if not self.head_l2s or min(self.head_l2s) < 0:
+            raise ValueError(f"head_l2s must be a non-empty list of values >= 0, got "
+                             f"{self.head_l2s}")
 
 
 @dataclasses.dataclass
 class Outcome:
-    """A trained downstream model, what was chosen and its test metrics."""
+    """A trained downstream model, what was chosen and its test metrics (``learning_rate`` and
+    ``epochs`` are 0 for the L-BFGS probe)."""
 
     model: keras.Model
     learning_rate: float
@@ -62,59 +94,90 @@ class Outcome:
     valid_score: float
     test: dict[str, float]
     num_train: int
+    l2: float = 0.0
 
 
 def train_frozen(task: Task, features: dict[str, np.ndarray], labelled: np.ndarray,
-                 config: FitConfig, *, seed: int) -> Outcome:
+                 config: FitConfig, *, seed: int,
+                 item_embeddings: np.ndarray | None = None) -> Outcome:
     """A head on fixed representations (``features[role]``: ``[len(task.<role>), D]`` for
-    roles ``train``, ``valid``, ``test``; ``labelled``: bool mask over ``task.train``)."""
+    roles ``train``, ``valid``, ``test``; ``labelled``: bool mask over ``task.train``).
+
+    ``item_embeddings``: ``[N, E]`` the representation's item embeddings (row j = item j + 1,
+    ``item_embedding_table``), needed by ``next_item_head="item-embeddings"``.
+    """
     for role in ("train", "valid", "test"):
         if features[role].shape[0] != len(getattr(task, role)):
             raise ValueError(f"features[{role!r}] has {features[role].shape[0]} rows but task "
                              f"{task.name!r} has {len(getattr(task, role))} {role} examples")
     mean, variance = features["train"].mean(axis=0), features["train"].var(axis=0) + 1e-6
+    prior, table = task.log_prior(labelled), _item_table(task, config, item_embeddings)
 
-    def build():
+    def build(l2):
         inputs = keras.Input((features["train"].shape[1],), name="representation")
-        head = _head(task, config, mean, variance)
+        head = _head(task, config, mean, variance, prior, l2, table)
         return keras.Model(inputs, head(inputs), name=f"{task.name}_head")
 
+    if config.probe == "lbfgs":
+        return _select_lbfgs(task, build, features, labelled, config, (mean, variance), prior,
+                             table)
     return _select(task, build, features, labelled, config.head_learning_rates,
-                   config.head_epochs, config, seed)
+                   config.head_l2s, config.head_epochs, config, seed)
 
 
 def train_finetuned(task: Task, encoder: keras.Model, probe: Outcome, labelled: np.ndarray,
                     config: FitConfig, *, seed: int) -> Outcome:
     """LP-FT (Kumar et al. 2022): a copy of ``encoder`` under the head of ``probe`` (from
-    ``train_frozen`` on this encoder's features), trained together at the probe's learning rate
-    times ``config.finetune_scale``. ``encoder`` itself is never modified."""
+    ``train_frozen`` on this encoder's features, with its L2 penalty), trained together at the
+    probe's learning rate (the smallest head learning rate after an L-BFGS probe) times
+    ``config.finetune_scale``. The result is always a fine-tuned model (the probe is not a
+    candidate), so frozen vs fine-tuned compares two models. ``encoder`` itself is never
+    modified; an ``ItemEmbeddingHead`` keeps its copy of the pretrained item embeddings fixed.
+    """
     head = probe.model.layers[-1]
 
-    def build():
+    def build(l2):
         copy = _copy(encoder, keep_weights=True)
-        new_head = DownstreamHead.from_config(head.get_config())
+        new_head = type(head).from_config({**head.get_config(), "l2": l2})
         model = _stack(copy, new_head, task)
         new_head.set_weights(head.get_weights())
         return model
 
     inputs = {"train": task.train.items, "valid": task.valid.items, "test": task.test.items}
-    return _select(task, build, inputs, labelled, (probe.learning_rate * config.finetune_scale,),
-                   config.encoder_epochs, config, seed)
+    rate = probe.learning_rate or min(config.head_learning_rates)
+    return _select(task, build, inputs, labelled, (rate * config.finetune_scale,), (probe.l2,),
+                   config.encoder_epochs, config, seed, keep_start=False)
 
 
 def train_scratch(task: Task, encoder: keras.Model, labelled: np.ndarray, config: FitConfig, *,
                   seed: int) -> Outcome:
-    """``encoder``'s architecture, freshly initialised (seeded), trained with a new head."""
+    """``encoder``'s architecture, freshly initialised (seeded), trained with a new head (a
+    ``DownstreamHead`` for every task: random item embeddings carry no knowledge)."""
     inputs = {"train": task.train.items, "valid": task.valid.items, "test": task.test.items}
+    prior = task.log_prior(labelled)
 
-    def build():
+    def build(l2):
         copy = _copy(encoder, keep_weights=False)
         start = copy.predict(task.train.items, batch_size=1024, verbose=0)
-        return _stack(copy, _head(task, config, start.mean(axis=0), start.var(axis=0) + 1e-6),
-                      task)
+        return _stack(copy, _head(task, config, start.mean(axis=0), start.var(axis=0) + 1e-6,
+                                  prior, l2), task)
 
     return _select(task, build, inputs, labelled, config.scratch_learning_rates,
-                   config.encoder_epochs, config, seed)
+                   config.head_l2s, config.encoder_epochs, config, seed)
+
+
+def item_embedding_table(encoder: keras.Model, num_items: int) -> np.ndarray:
+    """``[N, E]`` the item embeddings of a tfbt encoder model (its layer with an
+    ``item_embedding``), row j = item j + 1 (the padding row 0 dropped)."""
+    owners = [layer for layer in encoder.layers if hasattr(layer, "item_embedding")]
+    if not owners:
+        raise ValueError(f"encoder {encoder.name!r} has no layer with an item embedding; "
+                         f"--next-item-head item-embeddings needs one")
+    table = keras.ops.convert_to_numpy(owners[0].item_embedding.embeddings)
+    if table.shape[0] <= num_items:
+        raise ValueError(f"encoder {encoder.name!r} embeds {table.shape[0] - 1} items but the "
+                         f"dataset has {num_items}")
+    return table[1:num_items + 1]
 
 
 def evaluate_task(task: Task, model: Callable, inputs, examples: Examples) -> dict[str, float]:
@@ -144,9 +207,28 @@ def next_item_scores(score: Callable, inputs, examples: Examples, num_items: int
                            ks=ks, progress=False)
 
 
-def _head(task, config, mean, variance):
+def _item_table(task, config, item_embeddings):
+    """The item table of the next-item head, or None for a ``DownstreamHead``."""
+    if not task.is_next_item or config.next_item_head != "item-embeddings":
+        return None
+    if item_embeddings is None:
+        raise ValueError("next_item_head 'item-embeddings' needs the representation's item "
+                         "embeddings (train_frozen(..., item_embeddings=...))")
+    if item_embeddings.shape[0] != task.num_outputs:
+        raise ValueError(f"item_embeddings has {item_embeddings.shape[0]} rows for "
+                         f"{task.num_outputs} items")
+    return item_embeddings
+
+
+def _head(task, config, mean, variance, prior, l2, table=None):
+    """An ``ItemEmbeddingHead`` on ``table`` when there is one, else a ``DownstreamHead``;
+    both start at the log prior ``prior``."""
+    if table is not None:
+        return ItemEmbeddingHead(task.num_outputs, table.shape[1], config.hidden_units,
+                                 config.dropout, mean, variance, output_bias=prior, l2=l2,
+                                 item_embeddings=table, name="head")
     return DownstreamHead(task.num_outputs, config.hidden_units, config.dropout, mean, variance,
-                          name="head")
+                          output_bias=prior, l2=l2, name="head")
 
 
 def _stack(encoder, head, task):
@@ -163,11 +245,16 @@ def _copy(encoder, *, keep_weights):
     return copy
 
 
-def _select(task, build, inputs, labelled, learning_rates, epochs, config, seed) -> Outcome:
-    """Fits ``build()`` once per learning rate; keeps the best by the validation metric.
+def _select(task, build, inputs, labelled, learning_rates, l2s, epochs, config, seed, *,
+            keep_start=True) -> Outcome:
+    """Fits ``build(l2)`` once per L2 penalty and learning rate; keeps the best by the
+    validation metric (the first of equals).
 
-    One model is built and compiled, and restarted from the same initial weights and a fresh
-    optimizer state for every learning rate, so the training step is traced only once.
+    With ``keep_start`` the untrained start (the prior) is the first candidate (``epochs`` 0,
+    ``learning_rate`` 0), so a head that training made worse on validation users is never
+    chosen over the trivial baseline. One model is built and compiled per penalty, and
+    restarted from the same initial weights and a fresh optimizer state for every learning
+    rate, so its training step is traced once.
     """
     train_x, train_y = inputs["train"][labelled], _fit_targets(task, task.train.targets[labelled])
     if not len(train_y):
@@ -178,26 +265,56 @@ def _select(task, build, inputs, labelled, learning_rates, epochs, config, seed)
     valid = tf.data.Dataset.from_tensor_slices(
         (inputs["valid"], _fit_targets(task, task.valid.targets))).batch(1024)
     steps = max(-(-len(train_y) // config.batch_size), config.min_steps_per_epoch)
-    model = build()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rates[0]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    initial, best = model.get_weights(), None
-    for learning_rate in learning_rates:
-        model.set_weights(initial)
-        for variable in model.optimizer.variables:
-            variable.assign(tf.zeros_like(variable))
-        model.optimizer.learning_rate = learning_rate
-        stopper = keras.callbacks.EarlyStopping(patience=config.patience,
-                                                restore_best_weights=True)
-        model.fit(train, validation_data=valid, epochs=epochs, steps_per_epoch=steps,
-                  callbacks=[stopper], shuffle=False, verbose=0)  # already shuffled
-        score = evaluate_task(task, model, inputs["valid"], task.valid)[task.metrics[0]]
-        if best is None or score > best[0]:
-            best = (score, learning_rate, stopper.best_epoch + 1, model.get_weights())
-    score, learning_rate, best_epochs, weights = best
+    best = None
+    for l2 in l2s:
+        model = build(l2)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rates[0]),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        initial = model.get_weights()
+        if best is None and keep_start:
+            start = evaluate_task(task, model, inputs["valid"], task.valid)[task.metrics[0]]
+            best = (start, 0.0, l2, 0, model, initial)
+        for learning_rate in learning_rates:
+            model.set_weights(initial)
+            for variable in model.optimizer.variables:
+                variable.assign(tf.zeros_like(variable))
+            model.optimizer.learning_rate = learning_rate
+            stopper = keras.callbacks.EarlyStopping(patience=config.patience,
+                                                    restore_best_weights=True)
+            model.fit(train, validation_data=valid, epochs=epochs, steps_per_epoch=steps,
+                      callbacks=[stopper], shuffle=False, verbose=0)  # already shuffled
+            score = evaluate_task(task, model, inputs["valid"], task.valid)[task.metrics[0]]
+            if best is None or score > best[0]:
+                best = (score, learning_rate, l2, stopper.best_epoch + 1, model,
+                        model.get_weights())
+    score, learning_rate, l2, best_epochs, model, weights = best
     model.set_weights(weights)
     return Outcome(model, float(learning_rate), int(best_epochs), float(score),
-                   evaluate_task(task, model, inputs["test"], task.test), int(labelled.sum()))
+                   evaluate_task(task, model, inputs["test"], task.test), int(labelled.sum()),
+                   float(l2))
+
+
+def _select_lbfgs(task, build, features, labelled, config, statistics, prior, table):
+    """The standard linear probe: per L2 penalty, logistic regression fitted by L-BFGS on the
+    standardised features (the head's own standardisation); keeps the best on validation."""
+    mean, variance = statistics
+    x = (features["train"][labelled] - mean) / np.sqrt(variance)
+    y = _fit_targets(task, task.train.targets[labelled])
+    if not len(y):
+        raise ValueError(f"task {task.name!r}: no labelled training example")
+    best = None
+    for l2 in config.head_l2s:
+        weights, bias = fit_softmax_regression(x, y, l2=l2, bias=prior, table=table,
+                                               iterations=config.lbfgs_iterations)
+        model = build(l2)
+        model.get_layer("head").set_linear(weights, bias)
+        score = evaluate_task(task, model, features["valid"], task.valid)[task.metrics[0]]
+        if best is None or score > best[0]:
+            best = (score, l2, model)
+    score, l2, model = best
+    return Outcome(model, 0.0, 0, float(score),
+                   evaluate_task(task, model, features["test"], task.test),
+                   int(labelled.sum()), float(l2))
 
 
 def _fit_targets(task, targets):

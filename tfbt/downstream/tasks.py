@@ -66,6 +66,24 @@ class Task:
         """Reported metrics; the first one also picks hyper-parameters on validation users."""
         return ("recall@10", "recall@5") if self.is_next_item else ("accuracy", "macro_f1")
 
+    def log_prior(self, labelled: np.ndarray) -> np.ndarray:
+        """float32 ``[num_outputs]``: the log prior a head starts from, add-one smoothed (an
+        unseen class or item is unlikely, not impossible).
+
+        Classification: the class frequencies of the ``labelled`` training examples (the
+        majority class). Next-item: the item frequencies in the training pool's histories
+        (inputs, which need no label; each user counted once), column j = item j + 1 (the
+        popularity ranking).
+        """
+        if self.is_next_item:
+            first = np.unique(self.train.rows, return_index=True)[1]  # each user's longest
+            items = np.concatenate([self.train.seen[i] for i in first])
+            counts = np.bincount(items, minlength=self.num_outputs + 1)[1:]
+        else:
+            counts = np.bincount(self.train.targets[labelled], minlength=self.num_outputs)
+        counts = counts + 1.0
+        return np.log(counts / counts.sum()).astype(np.float32)
+
     def labelled(self, fraction: float, seed: int) -> np.ndarray:
         """bool ``[len(train)]``: the training examples of the labelled users for a fraction."""
         return np.isin(self.train.rows, label_subset(np.unique(self.train.rows), fraction,

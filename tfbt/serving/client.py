@@ -19,9 +19,6 @@ import re
 import sys
 from pathlib import Path
 
-import tensorflow as tf
-
-from tfbt.data.catalog import read_catalog
 from tfbt.serving.format import (
     COUNTS_ASSET,
     METADATA_ASSET,
@@ -81,6 +78,10 @@ class Recommender:
     """
 
     def __init__(self, model_dir):
+        import tensorflow as tf  # here, so that `tfbt recommend --help` answers at once
+
+        from tfbt.data.catalog import read_catalog
+
         path = Path(model_dir)
         versions = sorted(int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit())
         if not (path / "saved_model.pb").is_file() and versions:
@@ -123,6 +124,8 @@ class Recommender:
         ``fallback_popular``: the most popular items, scored by interaction count), or
         ``error`` when no item was known.
         """
+        import tensorflow as tf
+
         check_request(users, k)
         results = []
         for start in range(0, len(users), _CHUNK):
