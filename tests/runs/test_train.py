@@ -108,6 +108,21 @@ def test_cli_arguments_map_onto_the_config(tiny, tmp_path):
         sweep.sweep(train.TrainConfig(data=str(tiny), output=str(tmp_path)), [0.1, 0.1])
 
 
+def test_temporal_split_trains_and_evaluates_after_the_cut(tiny, tmp_path):
+    config = train.TrainConfig(data=str(tiny), output=str(tmp_path / "run"), model="btsr",
+                               epochs=1, split="temporal", split_quantile=0.8,
+                               min_item_count=0, min_user_count=0, **SMALL)
+    results = train.train(config, verbose=0)
+    assert "temporal" in results["protocol"] and "0.8 quantile" in results["protocol"]
+    options = train.TrainConfig(**results["config"]).temporal_options()
+    users, _, _ = data.pipeline.temporal_split_of(str(tiny), options).history_and_target("test")
+    assert results["test"]["num_users"] == len(users) < 200
+    with pytest.raises(ValueError, match="split must be one of"):
+        train.TrainConfig(data="d", output="o", split="random").resolved()
+    with pytest.raises(ValueError, match="quantile"):
+        train.TrainConfig(data="d", output="o", split="temporal", split_quantile=2).resolved()
+
+
 def test_item_genres_are_read_from_items_tsv(tiny):
     genres = train.load_item_genres(tiny, data.load_metadata(tiny))
     assert genres[0] == () and len(genres) == 61

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbt.data import splits
-from tfrecords_builder.records import read_records
+from tfbt.data.pipeline import training_sequences
 from tfrecords_builder.schema import Metadata
 
 POLICIES = ("last-item", "any-prefix")
@@ -97,11 +97,12 @@ class TwinIndex:
 
     @classmethod
     def from_dataset(cls, data_dir: str | os.PathLike, *, metadata: Metadata | None = None,
-                     policy: str = "last-item") -> "TwinIndex":
-        """Reads every user's training sequence from a dataset folder (one pass, batched)."""
+                     policy: str = "last-item",
+                     temporal: splits.TemporalOptions | None = None) -> "TwinIndex":
+        """Indexes every user's training sequence of a dataset folder under the protocol
+        (leave-one-out, or temporal with ``temporal``)."""
         meta = metadata or Metadata.load(data_dir)
-        records = read_records(data_dir, metadata=meta)
-        sequences = dict(zip(records.user_id.tolist(), records.rows(drop_last=splits.HELD_OUT)))
+        sequences = training_sequences(data_dir, metadata=meta, temporal=temporal)
         return cls(sequences, meta.num_users, meta.num_items, policy=policy)
 
     def sample(self, user_id, target, max_len: int, seed):
@@ -145,7 +146,8 @@ class TwinIndex:
 def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = None, *,
               max_len: int, seed: int, metadata: Metadata | None = None,
               index: TwinIndex | None = None, policy: str = "last-item",
-              no_twin: str = "self") -> tf.data.Dataset:
+              no_twin: str = "self",
+              temporal: splits.TemporalOptions | None = None) -> tf.data.Dataset:
     """Adds BT-SR twins to next-item training batches.
 
     Args:
@@ -158,6 +160,7 @@ def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = Non
       metadata: already loaded metadata.
       index: a prebuilt ``TwinIndex`` (shared by several pipelines; its policy is used).
       policy: twin policy of the index built from ``data_dir`` (``POLICIES``).
+      temporal: the temporal protocol's options (``None`` = leave-one-out).
       no_twin: ``"self"`` (a user without a twin is its own twin: ``twin_items`` = its
         ``items``) or ``"skip"`` (no pair).
 
@@ -171,7 +174,8 @@ def add_twins(dataset: tf.data.Dataset, data_dir: str | os.PathLike | None = Non
     if index is None:
         if data_dir is None:
             raise ValueError("add_twins needs data_dir (to index the sequences) or index")
-        index = TwinIndex.from_dataset(data_dir, metadata=metadata, policy=policy)
+        index = TwinIndex.from_dataset(data_dir, metadata=metadata, policy=policy,
+                                       temporal=temporal)
     for key in ("user_id", "positives"):
         if key not in dataset.element_spec:
             raise ValueError(f"add_twins: batches need {key!r} (next_item mode); they have "

@@ -6,7 +6,10 @@ left-pad -> prefetch. Parsing after batching keeps the per-record Python/graph o
 the hot path, which is what makes tens of thousands of sequences per second possible on 2 cores.
 
 Leave-one-out (``tfbt.data.splits``) is derived here from the one stored copy of each
-sequence.
+sequence. The temporal protocol (``temporal=splits.TemporalOptions(...)``) needs the
+timestamps of every interaction, so its split is computed once per dataset and options
+(``temporal_split_of``) and the batches are gathered from it in memory; batches have the same
+keys under both protocols.
 
 Batches are dicts of tensors (see ``make_dataset``). Item sequences are int32 ``[B, max_len]``,
 LEFT-padded with 0 so that the most recent item is always in the last column.
@@ -14,6 +17,7 @@ LEFT-padded with 0 so that the most recent item is always in the last column.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -77,22 +81,88 @@ def _split_batch(parsed: dict, *, mode: str, split: str, max_len: int,
         items = tf.ragged.boolean_mask(items, keep)
         parsed = {k: tf.boolean_mask(v, keep) for k, v in parsed.items() if k != schema.ITEM_IDS}
     out = {"user_id": tf.cast(parsed[schema.USER_ID], tf.int32)}
-    if mode == "sequence":
-        out["items"] = left_pad(items[:, :-splits.HELD_OUT], max_len)
-    elif mode == "next_item":
-        window = items[:, :-splits.HELD_OUT][:, -(max_len + 1):]
-        out["items"] = left_pad(window[:, :-1], max_len)
-        out["positives"] = left_pad(window[:, 1:], max_len)
-    else:
+    if mode == "eval":
         from_end = splits.TARGET_FROM_END[split]
-        history = items[:, :-from_end]
-        out["items"] = left_pad(history, max_len)
-        out["target"] = tf.cast(tf.gather(items, items.row_lengths() - from_end, batch_dims=1),
-                                tf.int32)
-        out["seen"] = tf.cast(history, tf.int32)
+        out.update(_eval_tensors(items[:, :-from_end], tf.gather(
+            items, items.row_lengths() - from_end, batch_dims=1), max_len))
+    else:
+        out.update(_training_tensors(items[:, :-splits.HELD_OUT], mode, max_len))
     for name in labels:
         out[name] = tf.cast(parsed[name], tf.int32)
     return out
+
+
+def _training_tensors(train_items, mode: str, max_len: int) -> dict:
+    """``sequence``/``next_item`` tensors from the training parts (ragged ``[B, None]``)."""
+    if mode == "sequence":
+        return {"items": left_pad(train_items, max_len)}
+    window = train_items[:, -(max_len + 1):]
+    return {"items": left_pad(window[:, :-1], max_len), "positives": left_pad(window[:, 1:],
+                                                                                max_len)}
+
+
+def _eval_tensors(history, target, max_len: int) -> dict:
+    """``eval`` tensors from the histories (ragged ``[B, None]``) and targets ``[B]``."""
+    return {"items": left_pad(history, max_len), "target": tf.cast(target, tf.int32),
+            "seen": tf.cast(history, tf.int32)}
+
+
+@functools.lru_cache(maxsize=4)
+def temporal_split_of(data_dir: str, options: splits.TemporalOptions) -> splits.TemporalSplit:
+    """The temporal split of a built dataset (read once per folder and options)."""
+    records = read_records(data_dir, timestamps=True)
+    bounds = list(zip(records.offsets[:-1], records.offsets[1:]))
+    return splits.temporal_split(records.user_id, [records.items[a:b] for a, b in bounds],
+                                 [records.timestamps[a:b] for a, b in bounds], options)
+
+
+def training_sequences(data_dir: str | os.PathLike, *, metadata: Metadata | None = None,
+                       temporal: splits.TemporalOptions | None = None
+                       ) -> dict[int, np.ndarray]:
+    """``{user_id: training sequence}`` under the protocol (leave-one-out without
+    ``temporal``): what the BT-SR twins and item popularity may see."""
+    if temporal is not None:
+        return temporal_split_of(str(data_dir), temporal).train
+    records = read_records(data_dir, metadata=metadata or load_metadata(data_dir))
+    return dict(zip(records.user_id.tolist(), records.rows(drop_last=splits.HELD_OUT)))
+
+
+def _temporal_dataset(data_dir, *, temporal, mode, split, batch_size, max_len, shuffle, seed,
+                      repeat, drop_remainder, deterministic) -> tf.data.Dataset:
+    """``make_dataset`` under the temporal protocol: rows gathered from the in-memory split."""
+    part = temporal_split_of(str(data_dir), temporal)
+    if mode == "eval":
+        users, rows, targets = part.history_and_target(split)
+    else:
+        shortest = splits.MIN_LENGTH[(mode, "train")] - splits.HELD_OUT
+        users = sorted(u for u, s in part.train.items() if len(s) >= shortest)
+        rows, targets = [part.train[u] for u in users], np.zeros(len(users), np.int64)
+    if not users:
+        raise ValueError(f"{data_dir}: the temporal split has no {mode}/{split} users")
+    table = tf.RaggedTensor.from_row_lengths(
+        np.concatenate(rows).astype(np.int32), [len(r) for r in rows])
+    user_ids = tf.constant(users, tf.int32)
+    targets = tf.constant(targets, tf.int32)
+
+    def gather(index):
+        out = {"user_id": tf.gather(user_ids, index)}
+        if mode == "eval":
+            out.update(_eval_tensors(tf.gather(table, index), tf.gather(targets, index),
+                                     max_len))
+        else:
+            out.update(_training_tensors(tf.gather(table, index), mode, max_len))
+        return out
+
+    indices = tf.data.Dataset.range(len(users))
+    if shuffle:
+        indices = indices.shuffle(len(users), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        indices = indices.repeat()
+    batches = indices.batch(batch_size, drop_remainder=drop_remainder).map(
+        gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def make_dataset(
@@ -110,6 +180,7 @@ def make_dataset(
     shuffle_buffer: int = 10_000,
     deterministic: bool | None = None,
     metadata: Metadata | None = None,
+    temporal: splits.TemporalOptions | None = None,
 ) -> tf.data.Dataset:
     """Builds the input pipeline for one task.
 
@@ -131,6 +202,8 @@ def make_dataset(
       deterministic: force (or relax) deterministic element order; defaults to
         ``seed is not None``.
       metadata: pass an already loaded ``Metadata`` to skip re-reading it.
+      temporal: ``splits.TemporalOptions`` for the temporal protocol (needs timestamps; no
+        labels); ``None`` = leave-one-out.
 
     Returns:
       A dataset of dicts. Every mode has ``user_id`` int32 ``[B]`` and ``items`` int32
@@ -152,6 +225,17 @@ def make_dataset(
         raise ValueError(f"labels {unknown} not in {data_dir}; it has {sorted(meta.labels)}")
     if deterministic is None:
         deterministic = seed is not None
+    if temporal is not None:
+        if labels:
+            raise ValueError(f"labels {list(labels)}: the temporal protocol has no user labels "
+                             f"(use leave-one-out)")
+        if not meta.has_timestamps:
+            raise ValueError(f"{data_dir}: the temporal split needs timestamps; this dataset "
+                             f"has none (metadata.has_timestamps is false)")
+        return _temporal_dataset(data_dir, temporal=temporal, mode=mode, split=split,
+                                 batch_size=batch_size, max_len=max_len, shuffle=shuffle,
+                                 seed=seed, repeat=repeat, drop_remainder=drop_remainder,
+                                 deterministic=deterministic)
     compression = meta.options.get("compression") or ""
     required = splits.MIN_LENGTH[(mode, split)]
     min_length = required if meta.shortest_sequence < required else 0
@@ -191,13 +275,19 @@ def make_dataset(
 
 
 def item_counts(data_dir: str | os.PathLike, *, metadata: Metadata | None = None,
-                split: str = "train") -> np.ndarray:
+                split: str = "train", temporal: splits.TemporalOptions | None = None
+                ) -> np.ndarray:
     """Interaction count of every item index (``[num_items + 1]``, index 0 unused).
 
     Counts only the part of each sequence that the given split trains on (``train`` excludes
-    the validation and test targets), so popularity never leaks held-out items.
+    the validation and test targets), so popularity never leaks held-out items. Under the
+    temporal protocol every split counts the training interactions (before the cut).
     """
     meta = metadata or load_metadata(data_dir)
-    sequences = read_records(data_dir, metadata=meta).rows(drop_last=splits.UNSEEN_TAIL[split])
+    if temporal is not None:
+        sequences = list(training_sequences(data_dir, temporal=temporal).values())
+    else:
+        sequences = read_records(data_dir, metadata=meta).rows(
+            drop_last=splits.UNSEEN_TAIL[split])
     known = np.concatenate(sequences) if sequences else np.zeros(0, np.int64)
     return np.bincount(known, minlength=meta.num_items + 1).astype(np.int64)

@@ -29,6 +29,7 @@ from tfbt import data
 from tfbt.runs import environment, layout
 from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
 from tfbt.data import btsr_pairs as twins
+from tfbt.data import splits
 from tfbt.layers.encoders import SASRecEncoder
 from tfbt.data.catalog import read_catalog
 from tfbt.evaluation.ranking import evaluate_full_ranking
@@ -44,6 +45,10 @@ DEFAULT_BTSR_ALPHA = {"authors": 0.2, "zbontar": 0.02}
 DEFAULT_LAMBD = {"authors": 0.05, "zbontar": 1.0}
 PROTOCOL = ("full ranking over all items, the user's seen items removed, leave-one-out "
             "(valid: second-to-last item, test: last item)")
+TEMPORAL_PROTOCOL = ("full ranking over all items, the user's seen items removed, temporal split "
+                     "(cut at the {quantile:g} quantile of all timestamps; users with "
+                     "interactions after it are evaluated on those only: valid = second-to-"
+                     "last, test = last, history = the after-cut items before the target)")
 
 
 @dataclasses.dataclass
@@ -60,6 +65,8 @@ class TrainConfig:
     ``twins``/``no_twin``: see ``tfbt.data.btsr_pairs`` (authors: ``last-item``/``self``).
     ``dropout_pair_weight``: weight of an extra BT term between two dropout passes of every
     sequence (their Kindle setting; 0 = off). ``adam_beta2``: the authors use 0.98.
+    ``split``: ``leave-one-out`` or ``temporal`` (``tfbt.data.splits``; the latter with
+    ``split_quantile``, ``min_item_count``, ``min_user_count``, ``temporal_train_users``).
     ``length_chunks``: see ``SequentialRecommender``; with ``jit_compile`` it is forced to 0
     (static shapes).
     """
@@ -92,6 +99,11 @@ class TrainConfig:
     no_twin: str = "self"
     dropout_pair_weight: float = 0.0
     adam_beta2: float = 0.999
+    split: str = "leave-one-out"
+    split_quantile: float = 0.95
+    min_item_count: int = 5
+    min_user_count: int = 20
+    temporal_train_users: str = "non-test"
     seed: int = 0
     strategy: str = "default"
     jit_compile: bool = False
@@ -110,6 +122,9 @@ class TrainConfig:
         alpha = self.alpha if self.alpha is not None else (
             0.0 if self.model == "sasrec" else DEFAULT_BTSR_ALPHA[self.bt_form])
         lambd = self.lambd if self.lambd is not None else DEFAULT_LAMBD[self.bt_form]
+        if self.split not in splits.PROTOCOLS:
+            raise ValueError(f"split must be one of {splits.PROTOCOLS}; got {self.split!r}")
+        self.temporal_options()  # checks the temporal settings
         if self.model == "sasrec" and alpha != 0:
             raise ValueError(f"--model sasrec has no BT term; got --alpha {alpha} (use --model "
                              f"btsr)")
@@ -121,6 +136,19 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         return dataclasses.replace(self, alpha=float(alpha), lambd=float(lambd),
                                    length_chunks=0 if self.jit_compile else self.length_chunks)
+
+
+    def temporal_options(self) -> splits.TemporalOptions | None:
+        """The temporal protocol's options, or None under leave-one-out."""
+        options = splits.TemporalOptions(self.split_quantile, self.min_item_count,
+                                         self.min_user_count, self.temporal_train_users)
+        return options if self.split == "temporal" else None
+
+    def protocol(self) -> str:
+        """The evaluation protocol in words (stored in results.json)."""
+        if self.split == "temporal":
+            return TEMPORAL_PROTOCOL.format(quantile=self.split_quantile)
+        return PROTOCOL
 
 
 def build_model(config: TrainConfig, metadata, item_counts=None) -> SequentialRecommender:
@@ -149,11 +177,12 @@ def training_dataset(config: TrainConfig, metadata):
     """Shuffled next-item batches (with twins for BT-SR), seeded by ``config.seed``."""
     dataset = data.make_dataset(config.data, mode="next_item", batch_size=config.batch_size,
                                 max_len=config.max_len, shuffle=True, seed=config.seed,
-                                drop_remainder=config.jit_compile, metadata=metadata)
+                                drop_remainder=config.jit_compile, metadata=metadata,
+                                temporal=config.temporal_options())
     if config.alpha > 0:
         dataset = twins.add_twins(dataset, config.data, max_len=config.max_len,
                                   seed=config.seed, metadata=metadata, policy=config.twins,
-                                  no_twin=config.no_twin)
+                                  no_twin=config.no_twin, temporal=config.temporal_options())
     return dataset
 
 
@@ -161,7 +190,7 @@ def evaluation_dataset(config: TrainConfig, metadata, split: str):
     """Evaluation batches (history, target, seen) of the ``valid`` or ``test`` split."""
     return data.make_dataset(config.data, mode="eval", split=split,
                              batch_size=config.eval_batch_size, max_len=config.max_len,
-                             metadata=metadata)
+                             metadata=metadata, temporal=config.temporal_options())
 
 
 def load_item_genres(data_dir, metadata) -> tuple[tuple[str, ...], ...] | None:
@@ -263,7 +292,8 @@ def train(config: TrainConfig, *, callbacks=(), verbose="auto") -> dict:
     metadata = data.load_metadata(config.data)
     environment.set_seed(config.seed)
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
-    counts = data.item_counts(config.data, metadata=metadata)
+    counts = data.item_counts(config.data, metadata=metadata,
+                              temporal=config.temporal_options())
     genres = load_item_genres(config.data, metadata)
     with environment.make_strategy(config.strategy).scope():
         model = build_model(config, metadata, item_counts=counts)
@@ -295,7 +325,7 @@ def train(config: TrainConfig, *, callbacks=(), verbose="auto") -> dict:
                  "num_items": metadata.num_items,
                  "num_interactions": metadata.num_interactions,
                  "sources": metadata.sources},
-        "protocol": PROTOCOL,
+        "protocol": config.protocol(),
         "epochs_run": early_stopping.state["epochs"],
         "best_epoch": early_stopping.state["best_epoch"],
         "wall_time_s": round(time.time() - started, 1),
@@ -358,6 +388,19 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         "sequence (their Kindle setting; 0 = off)")
     parser.add_argument("--adam-beta2", type=float, default=defaults.adam_beta2,
                         help="Adam beta_2 (the BT-SR code uses 0.98)")
+    parser.add_argument("--split", choices=splits.PROTOCOLS, default=defaults.split,
+                        help="leave-one-out, or temporal (the BT-SR authors': a global time "
+                        "cut; needs a dataset built with timestamps)")
+    parser.add_argument("--split-quantile", type=float, default=defaults.split_quantile,
+                        help="--split temporal: the cut is this quantile of all timestamps")
+    parser.add_argument("--min-item-count", type=int, default=defaults.min_item_count,
+                        help="--split temporal: items with fewer interactions are removed")
+    parser.add_argument("--min-user-count", type=int, default=defaults.min_user_count,
+                        help="--split temporal: then users with fewer interactions")
+    parser.add_argument("--temporal-train-users", choices=splits.TEMPORAL_TRAIN_USERS,
+                        default=defaults.temporal_train_users,
+                        help="--split temporal: non-test = only users without after-cut "
+                        "interactions train (authors' code); all = every user before the cut")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--jit-compile", action="store_true",
