@@ -12,6 +12,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tfbt", "tfbt.*", "tfrecords_builder", "tfrecords_builder.*"]),
     include_package_data=True,
+    package_data={"tfbt.runs": ["presets/*.json"]},  # `tfbt train --preset NAME`
     install_requires=[
         "tensorflow==2.21.*",
         "tf-keras==2.21.*",

@@ -123,6 +123,35 @@ def test_temporal_split_trains_and_evaluates_after_the_cut(tiny, tmp_path):
         train.TrainConfig(data="d", output="o", split="temporal", split_quantile=2).resolved()
 
 
+def test_presets_fill_defaults_and_explicit_flags_win(tmp_path):
+    from tfbt.runs import preset
+
+    assert {"btsr-ml1m", "btsr-beauty", "btsr-beauty-loo", "btsr-kindle"} <= set(
+        preset.preset_names())
+    for name in preset.preset_names():
+        text = json.loads((preset.PRESET_DIR / f"{name}.json").read_text())
+        assert text["name"] == name and "barlow_twins_sasrec" in text["source"]
+        train.TrainConfig(data="d", output="o", **text["settings"]).resolved()
+    config = train.config_from_args(parse(train, [
+        "--data", "d", "--output", "o", "--preset", "btsr-ml1m"])).resolved()
+    assert (config.model, config.alpha, config.lambd, config.batch_size, config.dropout,
+            config.max_len, config.patience, config.adam_beta2, config.split) == (
+        "btsr", 0.2, 0.05, 256, 0.1, 200, 30, 0.98, "temporal")
+    # Explicit flags win, also when they repeat the default value and come before --preset.
+    config = train.config_from_args(parse(train, [
+        "--data", "d", "--output", "o", "--dropout", "0.2", "--preset", "btsr-ml1m",
+        "--alpha", "0.05", "--split", "leave-one-out"])).resolved()
+    assert (config.dropout, config.alpha, config.split, config.batch_size) == (
+        0.2, 0.05, "leave-one-out", 256)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"settings": {"alpha": 0.1, "colour": "red"}}))
+    with pytest.raises(ValueError, match="colour"):
+        train.config_from_args(parse(train, ["--data", "d", "--output", "o", "--preset",
+                                             str(bad)]))
+    with pytest.raises(ValueError, match="btsr-ml1m"):
+        train.config_from_args(parse(train, ["--data", "d", "--output", "o", "--preset", "x"]))
+
+
 def test_item_genres_are_read_from_items_tsv(tiny):
     genres = train.load_item_genres(tiny, data.load_metadata(tiny))
     assert genres[0] == () and len(genres) == 61

@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 
 from tfbt import data
-from tfbt.runs import environment, layout
+from tfbt.runs import environment, layout, preset
 from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
 from tfbt.data import btsr_pairs as twins
 from tfbt.data import splits
@@ -408,12 +408,25 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length-chunks", type=int, default=defaults.length_chunks,
                         help="encode each batch as this many length-sorted chunks")
     parser.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
+    parser.add_argument("--preset", default=None,
+                        help="named settings (" + ", ".join(preset.preset_names()) + ", or a "
+                        ".json file; see tfbt/runs/presets/); flags given explicitly override it")
+    preset.track_explicit_flags(parser)
 
 
 def config_from_args(args: argparse.Namespace, **overrides) -> TrainConfig:
-    """A ``TrainConfig`` from parsed arguments (fields the parser lacks keep defaults)."""
+    """A ``TrainConfig`` from parsed arguments (fields the parser lacks keep defaults).
+
+    With ``--preset``, the preset's settings replace the defaults of the flags not given
+    explicitly; explicit flags and ``overrides`` win.
+    """
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {name: value for name, value in vars(args).items() if name in fields}
+    if getattr(args, "preset", None):
+        given = preset.explicit_flags(args)
+        values.update({name: value for name, value in preset.load_preset(args.preset,
+                                                                         fields).items()
+                       if name not in given})
     return TrainConfig(**{**values, **overrides})
 
 
@@ -437,7 +450,8 @@ def summary(results: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        results = train(config_from_args(args))
+        config = config_from_args(args)
+        results = train(config)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt train: error: {err}", file=sys.stderr)
         return 2
