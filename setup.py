@@ -22,9 +22,15 @@ setup(
         "keras-hub",
         "numpy",
         "pandas",
-        "pyarrow",
+        "pyarrow>=14.0.1,<26",
         "tqdm",
         "matplotlib",
+        # apache-beam (the beam and dev extras) caps these four; capping them here too makes
+        # `pip install -e .` and `pip install -e ".[dev]"` resolve to the same versions, so
+        # installing the extra later downgrades nothing.
+        "protobuf>=6.31.1,<7",
+        "pillow>=12.1.1,<13",
+        "python-dateutil>=2.8.2,<3",
     ],
     extras_require={
         "beam": ["apache-beam"],
