@@ -244,3 +244,71 @@ def test_batches_from_the_input_pipeline_evaluate(tmp_path):
                                    progress=False)
     assert result["num_users"] == 50
     assert 0.0 <= result["HR@10"] <= 1.0
+
+
+@pytest.mark.parametrize("length_chunks", [0, 3])
+def test_sequential_model_fast_path_matches_a_numpy_reference(synthetic_data, length_chunks):
+    """``train.full_ranking`` of a small SASRec (last-query encoder pass, length chunks, batched
+    scatter of seen items, one top-K) equals a NumPy brute force on the full-sequence outputs."""
+    import keras
+
+    from tfbt import data
+    from tfbt.runs import train
+
+    folder = synthetic_data(60, 40, 12)
+    metadata = data.load_metadata(folder)
+    config = train.TrainConfig(data=str(folder), output="", max_len=16, hidden_dim=16,
+                               num_blocks=2, num_heads=2,
+                               length_chunks=length_chunks).resolved()
+    keras.utils.set_random_seed(3)
+    model = train.build_model(config, metadata)
+    dataset = data.make_dataset(folder, mode="eval", split="valid", batch_size=16, max_len=16,
+                                deterministic=True)    # the same order on every pass
+    batches = list(dataset.as_numpy_iterator())
+    items = np.concatenate([b["items"] for b in batches])
+    targets = np.concatenate([b["target"] for b in batches])
+    seen = [row for b in batches for row in b["seen"]]
+    ks = (1, 5, 10)
+    for _ in range(2):  # the second call reuses the traced step: it must see the new weights
+        results = train.full_ranking(model, dataset, metadata.num_items, ks=ks, progress=False,
+                                     return_user_embeddings=True)
+        users = model.encoder(items, training=False, return_sequences=True).numpy()[:, -1]
+        table = model.item_embeddings.numpy()
+        ranks, top_k = brute_force(users, table, targets, seen, ks, filter_seen=True)
+        assert results["num_users"] == len(targets) > 40
+        np.testing.assert_allclose(results["user_embeddings"], users, rtol=1e-5, atol=1e-6)
+        assert results["MRR"] == metrics.mrr(ranks)
+        for k in ks:
+            assert results[f"HR@{k}"] == metrics.hit_rate_at_k(ranks, k)
+            assert results[f"NDCG@{k}"] == metrics.ndcg_at_k(ranks, k)
+            assert results[f"coverage@{k}"] == metrics.coverage_at_k(top_k[:, :k],
+                                                                     metadata.num_items)
+        model.item_embeddings.assign(np.random.default_rng(4).normal(size=table.shape))
+
+
+@pytest.mark.parametrize("filter_seen", [True, False])
+def test_item_chunks_equal_the_unchunked_path(filter_seen):
+    """A running top-K over blocks of 7 items (fewer than K = 10) gives the same ranks, lists
+    and metrics as scoring the 50 items at once; integer embeddings make ties common."""
+    rng = np.random.default_rng(5)
+    num_users, num_items, dim, ks = 29, 50, 6, (1, 5, 10)
+    table = tf.Variable(np.round(rng.normal(size=(num_items + 2, dim)) * 2).astype(np.float32))
+    users = np.round(rng.normal(size=(num_users, dim))).astype(np.float32)
+    targets = rng.integers(1, num_items + 1, size=num_users)
+    seen = [rng.integers(1, num_items + 1, size=rng.integers(0, 45)).tolist()
+            for _ in range(num_users)]
+    seen[0] = [targets[0]]
+    dataset = tf.data.Dataset.from_tensor_slices({
+        "items": np.arange(num_users, dtype=np.int32)[:, None], "target": targets,
+        "seen": tf.ragged.constant(seen, dtype=tf.int32, ragged_rank=1)}).batch(8)
+
+    def encoder(items):
+        return tf.gather(users, items[:, 0])
+
+    unchunked, chunked = (evaluate.evaluate_full_ranking(
+        encoder, table, dataset, num_items=num_items, ks=ks, filter_seen=filter_seen,
+        item_chunk_size=size, progress=False) for size in (None, 7))
+    assert chunked == unchunked
+    ranks, top_k = brute_force(users, table.numpy(), targets, seen, ks, filter_seen)
+    assert chunked["MRR"] == metrics.mrr(ranks)
+    assert chunked["coverage@10"] == metrics.coverage_at_k(top_k, num_items)

@@ -115,6 +115,18 @@ def test_sasrec_shapes_and_tied_logits():
     np.testing.assert_array_equal(seq.numpy()[0, :4], 0.0)   # padded positions are zero
 
 
+@pytest.mark.parametrize("num_blocks", [1, 3])
+def test_sasrec_last_position_path_equals_the_full_sequence(num_blocks):
+    """return_sequences=False evaluates the last block at the last query only: same numbers."""
+    encoder = sasrec(num_blocks=num_blocks, dropout=0.0)
+    items = left_pad(ROWS + [[]], MAX_LEN)          # with a row that has no real item
+    full = encoder(items, return_sequences=True)[:, -1].numpy()
+    last = encoder(items, return_sequences=False).numpy()
+    np.testing.assert_allclose(last, full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(last[-1], 0.0)
+    assert not np.allclose(last[:-1], 0.0)
+
+
 def test_sasrec_is_causal():
     encoder = sasrec(num_blocks=2)
     items = left_pad([[1, 2, 3, 4, 5, 6]], 8)

@@ -23,6 +23,7 @@ ranks and top-K lists by ``tfbt.evaluation.metrics``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,11 +35,16 @@ from tfbt.evaluation import metrics
 
 Batch = Mapping[str, Any]
 
+# Traced evaluation steps of the most recent models (each holds its model alive), by cache key.
+_CACHED_STEPS = 4
+_STEPS: OrderedDict = OrderedDict()
+
 
 def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_embeddings,
                           dataset: Iterable[Batch], *, num_items: int,
                           ks: Sequence[int] = (5, 10, 20), filter_seen: bool = True,
                           item_counts=None, item_genres=None, return_user_embeddings: bool = False,
+                          item_chunk_size: int | None = None,
                           progress: bool = True) -> dict[str, Any]:
     """Evaluates a dot-product model by full ranking.
 
@@ -59,6 +65,9 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
         collections (see ``metrics.item_genre_weights``); adds ``calibration_kl@k``.
       return_user_embeddings: also return the user vectors, [num_users, D] float32 in dataset
         order, under ``"user_embeddings"``.
+      item_chunk_size: score the catalogue this many items at a time with a running top-K
+        (``rank_and_top_k_by_item_chunks``): memory O(batch x item_chunk_size) instead of
+        O(batch x N), for catalogues of millions of items. None scores all items at once.
       progress: show a tqdm bar over batches.
 
     Returns:
@@ -66,22 +75,36 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
       ``effective_rank``, and the optional keys above. Every value is a Python number except
       ``user_embeddings``.
     """
-    table = _item_table(tf.convert_to_tensor(item_embeddings), num_items, "item_embeddings")
+    variable = item_embeddings if isinstance(item_embeddings, tf.Variable) else None
+    table = variable if variable is not None else tf.convert_to_tensor(item_embeddings)
+    _item_table(table, num_items, "item_embeddings")
     if table.shape.rank != 2:
         raise ValueError(f"item_embeddings: expected [num_items + 1 or + 2, dim], "
                          f"got shape {table.shape}")
-    catalogue = tf.cast(table[1:num_items + 1], tf.float32)
+    dim = table.shape[-1]
+    if item_chunk_size is not None and (isinstance(item_chunk_size, bool) or not isinstance(
+            item_chunk_size, (int, np.integer)) or item_chunk_size < 1):
+        raise ValueError(f"item_chunk_size: expected a positive integer or None, got "
+                         f"{item_chunk_size!r}")
 
     def score(batch):
+        # Read inside the step: a variable's current value at every call of a cached step.
+        catalogue = tf.cast(table[1:num_items + 1], tf.float32)
         users = tf.cast(user_encoder(batch["items"]), tf.float32)
-        if users.shape.rank != 2 or users.shape[-1] != catalogue.shape[-1]:
+        if users.shape.rank != 2 or users.shape[-1] != dim:
             raise ValueError(f"user_encoder: returned shape {users.shape}; expected [batch, "
-                             f"{catalogue.shape[-1]}] to match item_embeddings")
+                             f"{dim}] to match item_embeddings")
+        if item_chunk_size is not None:
+            return (users, catalogue), users
         return tf.matmul(users, catalogue, transpose_b=True), users
 
+    # A model's table is a variable: the same encoder and variable reuse the traced step (no
+    # retracing at every validation of a training run).
+    cache_key = None if variable is None else (user_encoder, variable.ref(), item_chunk_size)
     results, users = _evaluate(score, dataset, num_items=num_items, ks=ks,
                                filter_seen=filter_seen, item_counts=item_counts,
-                               item_genres=item_genres, progress=progress, required=("items",))
+                               item_genres=item_genres, progress=progress, required=("items",),
+                               cache_key=cache_key, item_chunk_size=item_chunk_size)
     results["effective_rank"] = metrics.effective_rank(users)
     if return_user_embeddings:
         results["user_embeddings"] = users
@@ -166,6 +189,71 @@ def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor |
     return ranks, top_k
 
 
+def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target: tf.Tensor,
+                                  seen: tf.RaggedTensor | None, max_k: int,
+                                  chunk_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """``rank_and_top_k(users @ catalogueᵀ, ...)`` without the [B, N] score matrix.
+
+    The catalogue is scored ``chunk_size`` items at a time: each [B, C] block has its seen items
+    set to -inf, adds its count of items scored strictly below the target, and merges its top-K
+    into a running top-K (the running list holds lower columns and comes first, so ties still
+    go to the lower column, as in ``tf.math.top_k``). The target's score is ``u · e_target``
+    computed on its own, and the target's own column is never counted as below it. Same ranks
+    and lists as the unchunked path whenever the dot products are reproduced bit for bit (the
+    test uses integer-valued embeddings); in general a score within rounding of the target's
+    may tie on one path and not on the other.
+
+    Args:
+      users: [B, D] float32.
+      catalogue: [N, D] float32, row j = item j + 1 (static N).
+      target, seen, max_k: as in ``rank_and_top_k``.
+      chunk_size: items per block.
+
+    Returns:
+      ranks [B] int32 and top_k [B, max_k] int32, as ``rank_and_top_k``.
+    """
+    num_items = catalogue.shape[0]
+    target = tf.cast(tf.reshape(target, [-1]), tf.int64)
+    checks = [tf.debugging.assert_greater_equal(target, tf.constant(1, tf.int64),
+                                                message="target: item indices must be >= 1"),
+              tf.debugging.assert_less_equal(target, tf.constant(num_items, tf.int64),
+                                             message="target: item indices must be <= num_items")]
+    with tf.control_dependencies(checks):
+        target_scores = tf.reduce_sum(users * tf.gather(catalogue, target - 1), axis=1)  # [B]
+    if seen is not None:
+        values, rows = tf.cast(seen.values, tf.int64), tf.cast(seen.value_rowids(), tf.int64)
+        target_seen = tf.math.unsorted_segment_max(
+            tf.cast(tf.equal(values, tf.gather(target, rows)), tf.int32), rows,
+            tf.shape(target)[0]) > 0
+        target_scores = tf.where(target_seen, -np.inf, target_scores)
+    below = tf.zeros_like(target, tf.int32)
+    top_values = top_columns = None
+    for start in range(0, num_items, chunk_size):
+        stop = min(start + chunk_size, num_items)
+        scores = tf.matmul(users, catalogue[start:stop], transpose_b=True)        # [B, C]
+        if seen is not None:
+            inside = tf.logical_and(values > start, values <= stop)
+            positions = tf.stack([tf.boolean_mask(rows, inside),
+                                  tf.boolean_mask(values, inside) - 1 - start], axis=1)
+            scores = tf.tensor_scatter_nd_update(
+                scores, positions, tf.fill(tf.shape(positions)[:1], tf.constant(-np.inf)))
+        own = tf.equal(tf.range(start + 1, stop + 1, dtype=tf.int64)[None, :], target[:, None])
+        strictly_below = tf.logical_and(scores < target_scores[:, None], tf.logical_not(own))
+        below += tf.reduce_sum(tf.cast(strictly_below, tf.int32), axis=1)
+        values_c, columns_c = top_k_by_blocks(scores, min(max_k, stop - start))
+        columns_c += start
+        if top_values is None:
+            top_values, top_columns = values_c, columns_c
+        else:
+            merged = tf.concat([top_values, values_c], axis=1)
+            top_values, picked = tf.math.top_k(merged, k=min(max_k, merged.shape[1]))
+            top_columns = tf.gather(tf.concat([top_columns, columns_c], axis=1), picked,
+                                    batch_dims=1)
+    ranks = num_items - below
+    top_k = tf.where(top_values > -np.inf, top_columns + 1, 0)
+    return ranks, top_k
+
+
 def top_k_by_blocks(scores: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Exactly ``tf.math.top_k(scores, k)`` (ties to the lower column), about 4x faster on CPU.
 
@@ -199,8 +287,16 @@ def top_k_by_blocks(scores: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_genres, progress,
-              required):
-    """Runs ``score(batch) -> (scores [B, N], users [B, D] or None)`` over the dataset."""
+              required, cache_key=None, item_chunk_size=None):
+    """Runs ``score(batch) -> (scores [B, N], users [B, D] or None)`` over the dataset.
+
+    With ``item_chunk_size``, ``score`` returns ``((users [B, D], catalogue [N, D]), users)``
+    and ranking goes through ``rank_and_top_k_by_item_chunks``.
+
+    With a ``cache_key`` (hashable, naming what ``score`` computes) and a ``tf.data`` dataset,
+    the traced step is kept in ``_STEPS`` and reused by the next call with the same key,
+    cut-offs, filtering and batch spec.
+    """
     if isinstance(num_items, bool) or not isinstance(num_items, (int, np.integer)) or num_items < 1:
         raise ValueError(f"num_items: expected a positive integer, got {num_items!r}")
     ks = _cutoffs(ks, num_items)
@@ -217,13 +313,17 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
 
     def step(batch):
         scores, users = score(batch)
+        seen = batch["seen"] if filter_seen else None
+        if item_chunk_size is not None:
+            ranks, top_k = rank_and_top_k_by_item_chunks(*scores, batch["target"], seen, ks[-1],
+                                                         item_chunk_size)
+            return {"ranks": ranks, "top_k": top_k, "users": users}
         scores = tf.cast(scores, tf.float32)
         if scores.shape.rank != 2 or scores.shape[-1] not in (None, num_items):
             raise ValueError(f"scores: got shape {scores.shape}; expected [batch, {num_items}] "
                              f"(items 1..N only)")
         scores = tf.ensure_shape(scores, [None, num_items])
-        ranks, top_k = rank_and_top_k(scores, batch["target"],
-                                      batch["seen"] if filter_seen else None, ks[-1])
+        ranks, top_k = rank_and_top_k(scores, batch["target"], seen, ks[-1])
         out = {"ranks": ranks, "top_k": top_k}
         if users is not None:
             out["users"] = users
@@ -231,7 +331,17 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
 
     # A tf.data pipeline states its batch spec (batch dimension None): one trace for all batches.
     signature = [dataset.element_spec] if isinstance(dataset, tf.data.Dataset) else None
-    step = tf.function(step, input_signature=signature, reduce_retracing=True)
+    key = (None if cache_key is None or signature is None
+           else (*cache_key, num_items, ks[-1], filter_seen, repr(signature)))
+    if key in _STEPS:
+        _STEPS.move_to_end(key)
+        step = _STEPS[key]
+    else:
+        step = tf.function(step, input_signature=signature, reduce_retracing=True)
+        if key is not None:
+            _STEPS[key] = step
+            while len(_STEPS) > _CACHED_STEPS:
+                _STEPS.popitem(last=False)
     ranks, top_k, users, history = [], [], [], []
     for index, batch in enumerate(tqdm(dataset, total=_num_batches(dataset), unit="batch",
                                        desc="full-ranking evaluation", disable=not progress)):

@@ -1,0 +1,118 @@
+"""Times a SASRec model's full-ranking evaluation end to end (``tfbt.runs.train.full_ranking``).
+
+What ``tfbt train`` runs at every validation and at the end: the ``valid`` (or ``test``) split
+from the real ``tf.data`` pipeline, the encoder, scores over the whole catalogue, seen items
+removed, ranks, top-K and the metrics. Two datasets:
+
+* ``ml1m``: synthetic with MovieLens-1M's shape (6,040 users, 3,416 items, mean length 165;
+  ``tfbt.data.synthetic``, seed 0), max_len 200;
+* ``beauty``: Amazon Beauty 5-core (22,363 users x 12,101 items), built from
+  ``../shared/data/beauty/Beauty.txt``, max_len 50.
+
+The model has the issue's shape (hidden 64, 2 blocks, 1 head), freshly initialised with
+``--seed`` (the time does not depend on the weights). Each repeat is one ``full_ranking`` call,
+tracing included; the first call is reported apart. The machine may be shared: the JSON records
+the load average.
+
+    python bench/bench_full_ranking.py --dataset ml1m --out bench/results/full_ranking_ml1m.json
+
+To time another version of the package (the "before" column), put its source first on the path:
+``PYTHONPATH=/path/to/old/tree python bench/bench_full_ranking.py ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from bench_pipeline import dataset_for
+
+import tfbt  # noqa: F401  (before TensorFlow)
+from tfbt import data
+from tfbt.runs import train
+
+DATASETS = {"ml1m": {"max_len": 200}, "beauty": {"max_len": 50}}
+DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
+
+
+def dataset_folder(name: str, work: Path, beauty: Path) -> Path:
+    """The dataset folder for ``name``, generated or built under ``work`` on first use."""
+    if name == "ml1m":
+        return dataset_for(work, 6_040, 3_416, 165)
+    folder = work / "beauty"
+    if not (folder / "metadata.json").is_file():
+        # Imported here: bench_train puts this checkout first on sys.path, which must not
+        # happen before ``tfbt`` is imported from PYTHONPATH (the "before" timings).
+        from bench_train import build_beauty
+
+        if not beauty.is_file():
+            raise SystemExit(f"bench_full_ranking: {beauty} not found; pass --beauty")
+        build_beauty(beauty, folder)
+    return folder
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="ml1m")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"),
+                        help="cache for generated or built data")
+    parser.add_argument("--beauty", type=Path, default=DEFAULT_BEAUTY)
+    parser.add_argument("--split", choices=("valid", "test"), default="valid")
+    parser.add_argument("--eval-batch-size", type=int, default=None,
+                        help="default: TrainConfig's")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+
+    folder = dataset_folder(args.dataset, args.work, args.beauty)
+    metadata = data.load_metadata(folder)
+    options = {} if args.eval_batch_size is None else {"eval_batch_size": args.eval_batch_size}
+    config = train.TrainConfig(data=str(folder), output="", max_len=DATASETS[args.dataset][
+        "max_len"], hidden_dim=64, num_blocks=2, num_heads=1, seed=args.seed,
+        **options).resolved()
+    keras.utils.set_random_seed(args.seed)
+    model = train.build_model(config, metadata)
+    dataset = train.evaluation_dataset(config, metadata, args.split)
+
+    load_before = os.getloadavg()[0]
+    seconds = []
+    for _ in range(args.repeats + 1):
+        start = time.perf_counter()
+        results = train.full_ranking(model, dataset, metadata.num_items, progress=False)
+        seconds.append(time.perf_counter() - start)
+    report = {
+        "benchmark": "full_ranking (tfbt.runs.train), SASRec hidden 64, 2 blocks, 1 head",
+        "dataset": args.dataset, "data": str(folder), "split": args.split,
+        "num_users": results["num_users"], "num_items": metadata.num_items,
+        "max_len": config.max_len, "eval_batch_size": config.eval_batch_size,
+        "seed": args.seed, "first_call_s": round(seconds[0], 3),
+        "seconds_per_run": [round(s, 3) for s in seconds[1:]],
+        "seconds_median": round(statistics.median(seconds[1:]), 3),
+        "NDCG@10": results["NDCG@10"],
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "tensorflow": tf.__version__},
+        "tfbt": str(Path(tfbt.__file__).resolve().parent),
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = args.out.with_suffix(".tmp")
+        temporary.write_text(text + "\n")
+        temporary.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
