@@ -31,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_full_ranking import DEFAULT_BEAUTY, dataset_folder  # noqa: E402
+from op_profile import top_ops  # noqa: E402
 
 import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
-from tfbt import data
+from tfbt import data  # noqa: E402
 from tfbt.runs import train  # noqa: E402
 
-DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
 DEFAULT_CONFIGS = ("sasrec:full", "sasrec:sampled", "sasrec:sce", "btsr:full",
                    "sasrec:full:xla", "sasrec:sce:xla")
 
@@ -48,13 +49,18 @@ def build_beauty(source: Path, out_dir: Path):
 
 
 def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, steps: int,
-                       length_chunks: int) -> dict:
-    """Builds the model for ``model:loss[:xla]`` and times its training steps."""
+                       length_chunks: int, max_len: int = 50, dropout: float = 0.5,
+                       profile_dir: Path | None = None) -> dict:
+    """Builds the model for ``model:loss[:xla]`` and times its training steps.
+
+    With ``profile_dir``, three more steps run under ``tf.profiler`` and the top op types are
+    added to the result (``op_profile.top_ops``).
+    """
     model_name, loss, *flags = spec.split(":")
     jit = "xla" in flags
     config = train.TrainConfig(
         data=data_dir, output="", model=model_name, alpha=0.5 if model_name == "btsr" else None,
-        loss=loss, max_len=50, hidden_dim=64, num_blocks=2, num_heads=1, dropout=0.5,
+        loss=loss, max_len=max_len, hidden_dim=64, num_blocks=2, num_heads=1, dropout=dropout,
         batch_size=batch_size, jit_compile=jit, length_chunks=length_chunks).resolved()
     keras.backend.clear_session()  # each configuration starts from an empty Keras state
     model = train.build_model(config, metadata)
@@ -71,6 +77,13 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
     step = statistics.median(times)
     batches_per_epoch = (metadata.num_users // batch_size if jit
                          else math.ceil(metadata.num_users / batch_size))
+    profile = None
+    if profile_dir is not None:
+        def profiled_steps():
+            for batch in batches[1:4]:
+                model.train_on_batch(batch)
+
+        profile = top_ops(profiled_steps, Path(profile_dir) / spec.replace(":", "_"))
     return {
         "config": spec, "model": model_name, "loss": loss, "xla": jit,
         "length_chunks": config.length_chunks, "batch_size": batch_size,
@@ -80,6 +93,7 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
         "epoch_s": round(step * batches_per_epoch, 1),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
+        **({"top_ops": profile} if profile is not None else {}),
     }
 
 
@@ -87,6 +101,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="dataset folder from `tfbt build` (default: build "
                         "Beauty.txt into a temporary folder)")
+    parser.add_argument("--ml1m", action="store_true",
+                        help="instead: the synthetic ML-1M-shaped set of bench_full_ranking "
+                        "(6,040 users, 3,416 items, mean length 165) under --work")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
+    parser.add_argument("--max-len", type=int, default=50)
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--profile-dir", type=Path,
+                        help="also profile 3 steps per configuration; top ops in the JSON")
     parser.add_argument("--beauty", type=Path, default=DEFAULT_BEAUTY)
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                         help="comma-separated model:loss[:xla] (model sasrec|btsr, loss "
@@ -99,7 +121,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.data:
+        if args.ml1m:
+            data_dir = str(dataset_folder("ml1m", args.work, args.beauty))
+            source = data_dir
+        elif args.data:
             data_dir = args.data
             source = data_dir
         else:
@@ -116,14 +141,17 @@ def main(argv=None) -> int:
         for spec in args.configs.split(","):
             steps = args.xla_steps if spec.endswith(":xla") else args.steps
             result = time_configuration(data_dir, metadata, spec, batch_size=args.batch_size,
-                                        steps=steps, length_chunks=args.length_chunks)
+                                        steps=steps, length_chunks=args.length_chunks,
+                                        max_len=args.max_len, dropout=args.dropout,
+                                        profile_dir=args.profile_dir)
             print(json.dumps(result), flush=True)
             results.append(result)
     report = {
         "benchmark": "SASRec / BT-SR training step (tfbt.models.sequential.SequentialRecommender)",
         "data": source, "num_users": metadata.num_users, "num_items": metadata.num_items,
         "training_positions_per_epoch": int(counts.sum() - metadata.num_users),
-        "model": "max_len 50, hidden 64, 2 blocks, 1 head, dropout 0.5, Adam 1e-3",
+        "model": f"max_len {args.max_len}, hidden 64, 2 blocks, 1 head, dropout "
+                 f"{args.dropout}, Adam 1e-3",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "tensorflow": tf.__version__},
         "results": results,

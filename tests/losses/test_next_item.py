@@ -50,6 +50,34 @@ def test_full_softmax_matches_numpy_and_ignores_padding_rows_and_columns():
     np.testing.assert_allclose(loss, full_ce_reference(x, y, table), rtol=1e-5)
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 50])
+def test_chunked_full_softmax_has_the_same_loss_and_gradients(chunk_rows):
+    """Chunks of 1, 3 (a ragged last chunk), 7 and 50 rows: loss and both gradients as the
+    unchunked autodiff path, inside tf.function (the training step) and eagerly."""
+    x, y, table = problem(2, rows=7)
+    x, table = tf.Variable(x), tf.Variable(table)
+
+    def loss_and_gradients(rows):
+        with tf.GradientTape() as tape:
+            loss = nil.full_softmax_cross_entropy(x, y, table, chunk_rows=rows)
+        return (loss, *tape.gradient(loss, [x, table]))
+
+    expected = loss_and_gradients(0)
+    for run in (loss_and_gradients, tf.function(loss_and_gradients)):
+        for got, want in zip(run(chunk_rows), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(expected[0], full_ce_reference(x.numpy(), y, table.numpy()),
+                               rtol=1e-5)
+    assert np.abs(expected[2].numpy()[1:-1]).sum() > 0
+    np.testing.assert_array_equal(loss_and_gradients(chunk_rows)[2].numpy()[[0, -1]], 0.0)
+
+
+def test_chunked_full_softmax_of_only_padding_rows_is_zero():
+    x, _, table = problem(3, rows=4)
+    loss = nil.full_softmax_cross_entropy(x, tf.zeros([4], tf.int32), table, chunk_rows=3)
+    assert float(loss) == 0.0
+
+
 def test_sampled_softmax_with_every_item_as_negative_is_the_full_softmax():
     x, y, table = problem(1)
     every_item = tf.range(1, N + 1)
