@@ -56,6 +56,30 @@ def test_sweep_trains_each_alpha_and_writes_table_plot_and_runs(tiny, tmp_path):
     assert again["NDCG@10"] == pytest.approx(results["valid"]["NDCG@10"])
 
 
+def test_sweep_over_seeds_reports_mean_std_and_spectra_and_resumes(tiny, tmp_path):
+    config = train.TrainConfig(data=str(tiny), output=str(tmp_path / "sweep"), epochs=1,
+                               **SMALL)
+    table = sweep.sweep_seeds(config, [0, 0.2], seeds=[3, 4], verbose=0)
+    assert table["seeds"] == [3, 4] and [row["alpha"] for row in table["rows"]] == [0.0, 0.2]
+    for row in table["rows"]:
+        per_seed = [json.loads(open(run).read()) for run in row["runs"]]
+        assert [r["seed"] for r in per_seed] == [3, 4]
+        values = [r["test"]["NDCG@10"] for r in per_seed]
+        assert row["test"]["NDCG@10"] == {"mean": pytest.approx(np.mean(values)),
+                                          "std": pytest.approx(np.std(values, ddof=1)),
+                                          "values": values}
+        spectrum = row["spectrum"]["mean"]
+        assert len(spectrum) == SMALL["hidden_dim"] and spectrum[0] == pytest.approx(1.0)
+        assert spectrum == sorted(spectrum, reverse=True)
+    for name in (sweep.PLOT_FILE, sweep.SPECTRUM_PLOT_FILE):
+        assert (tmp_path / "sweep" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "sweep" / "seed_4" / "alpha_0.2" / "spectrum.json").is_file()
+    # Everything is finished: a second call trains nothing and gives the same table.
+    assert sweep.sweep_seeds(config, [0, 0.2], seeds=[3, 4], verbose=0) == table
+    args = parse(sweep, ["--data", "d", "--output", "o", "--seeds", "0,1,2"])
+    assert args.seeds == [0, 1, 2] and args.alphas == list(sweep.DEFAULT_ALPHAS)
+
+
 @pytest.mark.slow
 def test_same_seed_same_metrics(tiny, tmp_path):
     # Twins, dropout, shuffling and initialisation are all seeded.

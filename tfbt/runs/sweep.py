@@ -1,4 +1,11 @@
-"""``tfbt sweep-alpha``: BT-SR's accuracy/diversity dial, one training run per α.
+"""``tfbt sweep-alpha``: BT-SR's accuracy/diversity dial, one training run per α and seed.
+
+With ``--seeds 0,1,2`` the per-seed sweep below runs once per seed in ``OUTPUT/seed_<s>/``
+(``sweep_seeds``), and ``OUTPUT/sweep.json`` holds every metric's mean ± std over the seeds per
+α, ``OUTPUT/sweep.png`` NDCG@10 against coverage@10 with error bars and the effective rank
+against α, and ``OUTPUT/spectrum.png`` / ``spectrum.json`` the singular-value spectrum of the
+test users' embeddings per α (``tfbt.runs.spectrum``). α is on the scale of ``--bt-form``
+(default: the BT-SR authors', terms divided by D; their α is 0.08-0.25).
 
 Every run uses the same data, seed and settings; α = 0 is SASRec, α > 0 BT-SR. Each run is a
 full ``tfbt train`` (early stopping on validation NDCG@10, test evaluated once) in
@@ -19,12 +26,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from tfbt.runs import callbacks, environment, layout
 from tfbt.runs.train import TrainConfig, add_common_arguments, config_from_args, train
 
 SWEEP_FILE = "sweep.json"
 PLOT_FILE = "sweep.png"
 COLUMNS = ("NDCG@10", "HR@10", "coverage@10", "effective_rank", "long_tail@10")
+DEFAULT_ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # the authors' scale (--bt-form authors)
+SPECTRUM_PLOT_FILE = "spectrum.png"
+# Settings that only shape the BT term: an α = 0 (SASRec) run is the same run whatever they are.
+BT_ONLY = ("lambd", "lambda_on", "bt_form", "twins", "no_twin")
 
 
 def run_folder(output: str | Path, alpha: float) -> Path:
@@ -40,7 +53,7 @@ def finished_run(config: TrainConfig) -> dict | None:
     results = json.loads(path.read_text())
     wanted = dataclasses.asdict(config.resolved())
     done = dict(results.get("config", {}))
-    ignored = ("output",) if wanted["alpha"] > 0 else ("output", "lambd", "lambda_on")  # no BT
+    ignored = ("output",) if wanted["alpha"] > 0 else ("output", *BT_ONLY)
     for key in ignored:
         wanted.pop(key)
         done.pop(key, None)
@@ -115,6 +128,120 @@ def plot(table: dict, path: Path, split: str = "test") -> None:
     tmp.replace(path)
 
 
+def seed_folder(output: str | Path, seed: int) -> Path:
+    return Path(output) / f"seed_{seed}"
+
+
+def sweep_seeds(config: TrainConfig, alphas: Sequence[float], *, seeds: Sequence[int],
+                verbose="auto", **sweep_options) -> dict:
+    """``sweep`` once per seed (in ``OUTPUT/seed_<s>/``), then mean ± std over the seeds.
+
+    Returns the table written to ``config.output/sweep.json``: ``{"protocol", "seeds",
+    "data", "rows": [{"alpha", "valid": {metric: {"mean", "std", "values"}}, "test": {...},
+    "spectrum": {"mean", "std"} (singular values of the test users' embeddings, each run's
+    divided by its largest), "runs": [...]}, ...]}``; ``std`` is the sample std (0 for one
+    seed). Finished runs are reused, as in ``sweep``.
+    """
+    from tfbt.runs.spectrum import run_spectrum
+
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers; got {seeds}")
+    output = Path(config.output)
+    tables = [sweep(dataclasses.replace(config, seed=seed, output=str(seed_folder(output, seed))),
+                    alphas, verbose=verbose, **sweep_options) for seed in seeds]
+    rows = []
+    for per_seed in zip(*(table["rows"] for table in tables)):
+        spectra = []
+        for row in per_seed:
+            values = np.asarray(run_spectrum(Path(row["run"]).parent))
+            spectra.append(values / values[0])
+        rows.append({
+            "alpha": per_seed[0]["alpha"],
+            **{split: {name: _mean_std([row[split][name] for row in per_seed])
+                       for name in COLUMNS if per_seed[0][split].get(name) is not None}
+               for split in ("valid", "test")},
+            "spectrum": {"mean": np.mean(spectra, axis=0).tolist(),
+                         "std": (np.std(spectra, axis=0, ddof=1) if len(spectra) > 1
+                                 else np.zeros_like(spectra[0])).tolist()},
+            "epochs_run": [row["epochs_run"] for row in per_seed],
+            "runs": [row["run"] for row in per_seed],
+        })
+    table = {"protocol": tables[0]["protocol"], "seeds": seeds, "data": str(config.data),
+             "rows": rows}
+    layout.write_json(output / SWEEP_FILE, table)
+    plot_seeds(table, output / PLOT_FILE, output / SPECTRUM_PLOT_FILE)
+    return table
+
+
+def _mean_std(values) -> dict:
+    values = [float(v) for v in values]
+    return {"mean": float(np.mean(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, "values": values}
+
+
+def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test") -> None:
+    """``path``: NDCG@10 vs coverage@10 (mean ± std, labelled by α) and effective rank vs α;
+    ``spectrum_path``: the normalised singular values per α (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table["rows"]
+    alphas = [row["alpha"] for row in rows]
+    seeds = len(table["seeds"])
+
+    def stat(name, key):
+        return [row[split][name][key] for row in rows]
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.errorbar(stat("coverage@10", "mean"), stat("NDCG@10", "mean"),
+                  xerr=stat("coverage@10", "std"), yerr=stat("NDCG@10", "std"), fmt="o-",
+                  capsize=3)
+    for alpha, x, y in zip(alphas, stat("coverage@10", "mean"), stat("NDCG@10", "mean")):
+        left.annotate(f"α={alpha:g}", (x, y), textcoords="offset points", xytext=(5, 5))
+    left.set_xlabel(f"coverage@10 ({split})")
+    left.set_ylabel(f"NDCG@10 ({split})")
+    left.set_title(f"accuracy vs diversity (mean ± std, {seeds} seeds)")
+    right.errorbar(alphas, stat("effective_rank", "mean"), yerr=stat("effective_rank", "std"),
+                   fmt="o-", capsize=3)
+    right.set_xlabel("α")
+    right.set_ylabel("effective rank of user embeddings")
+    right.set_title("spectrum flatness")
+    figure.suptitle(f"BT-SR α sweep: {table['protocol']}"[:110], fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for row in rows:
+        mean = np.asarray(row["spectrum"]["mean"])
+        axis.plot(np.arange(1, mean.size + 1), mean, label=f"α={row['alpha']:g}")
+    axis.set_yscale("log")
+    axis.set_xlabel("index")
+    axis.set_ylabel("singular value / largest")
+    axis.set_title(f"user-embedding spectrum ({split} users, mean of {seeds} seeds)")
+    axis.legend()
+    figure.tight_layout()
+    _save(figure, spectrum_path)
+
+
+def _save(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(path.name + ".tmp.png")
+    figure.savefig(tmp, dpi=120)
+    plt.close(figure)
+    tmp.replace(path)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+
+
 def _alphas(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -123,22 +250,34 @@ def _alphas(text: str) -> list[float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--alphas", type=_alphas, default=[0.0, 0.005, 0.02, 0.05],
-                        help="comma-separated BT weights; 0 is SASRec (default 0,0.005,0.02,"
-                        "0.05: the BT loss is ~50x the CE in gradient norm, and alpha 0.1 "
-                        "already stalled SASRec's learning on Beauty)")
+    parser.add_argument("--alphas", type=_alphas, default=list(DEFAULT_ALPHAS),
+                        help="comma-separated BT weights; 0 is SASRec (default "
+                        + ",".join(f"{a:g}" for a in DEFAULT_ALPHAS) + ", on the authors' scale; "
+                        "with --bt-form zbontar use values about 50x smaller)")
+    parser.add_argument("--seeds", type=_seeds, default=None,
+                        help="comma-separated seeds (e.g. 0,1,2): one sweep per seed in "
+                        "OUTPUT/seed_<s>/, mean ± std and spectra in OUTPUT (default: --seed, "
+                        "one sweep in OUTPUT)")
     add_common_arguments(parser)
+
+
+def _value(value) -> str:
+    """A metric of a one-seed row, or the mean ± std of a multi-seed row."""
+    if isinstance(value, dict):
+        return f"{value['mean']:.4f} ± {value['std']:.4f}"
+    return f"{value:.4f}"
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        table = sweep(config_from_args(args), args.alphas)
+        seeds = {"seeds": args.seeds} if args.seeds else {}
+        table = (sweep_seeds if seeds else sweep)(config_from_args(args), args.alphas, **seeds)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt sweep-alpha: error: {err}", file=sys.stderr)
         return 2
     for row in table["rows"]:
         print(f"alpha {row['alpha']:g}: " + " ".join(
-            f"{split} NDCG@10 {row[split]['NDCG@10']:.4f} coverage@10 "
-            f"{row[split]['coverage@10']:.4f}" for split in ("valid", "test")))
+            f"{split} NDCG@10 {_value(row[split]['NDCG@10'])} coverage@10 "
+            f"{_value(row[split]['coverage@10'])}" for split in ("valid", "test")))
     print(f"table in {Path(args.output) / SWEEP_FILE}, plot in {Path(args.output) / PLOT_FILE}")
     return 0
