@@ -15,7 +15,7 @@ def _run_python(code: str, **env) -> subprocess.CompletedProcess:
                           timeout=300, env={**environment, **env})
 
 
-@pytest.mark.parametrize("command", ["recommend"])
+@pytest.mark.parametrize("command", ["recommend", "train-dual-encoder"])
 def test_help_does_not_import_tensorflow(command):
     result = _run_python(
         "import sys\nfrom tfbt import cli\n"

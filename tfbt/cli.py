@@ -24,6 +24,9 @@ SUBCOMMANDS = {
                  "Barlow Twins pretraining of a user-sequence encoder (Liu et al. 2025)"),
     "train": ("tfbt.runs.train", "add_arguments", "run",
               "next-item training: SASRec baseline or BT-SR (Razvorotnev et al. 2025)"),
+    "train-dual-encoder": ("tfbt.runs.train_dual_encoder", "add_arguments", "run",
+                           "the TFRS dual-encoder baseline (two towers, in-batch softmax), "
+                           "evaluated like `tfbt train`"),
     "sweep-alpha": ("tfbt.runs.sweep", "add_arguments", "run",
                     "train BT-SR for several alphas; table and plot of accuracy vs coverage"),
     "experiment": ("tfbt.experiments", "add_arguments", "run",

@@ -145,10 +145,11 @@ def dataset_statistics(out_dir: str | os.PathLike) -> dict:
     }
 
 
-def format_statistics(out_dir: str | os.PathLike, stats: dict) -> str:
-    """``dataset_statistics`` as the text the CLI prints."""
+def format_statistics(out_dir: str | os.PathLike, stats: dict, verb: str = "wrote") -> str:
+    """``dataset_statistics`` as the text the CLI prints, headed by ``verb`` (what happened to
+    the dataset: "wrote", or "reused" for one built before)."""
     length = stats["sequence_length"]
-    lines = [f"wrote {out_dir}",
+    lines = [f"{verb} {out_dir}",
              f"  users         {stats['users']:,}",
              f"  items         {stats['items']:,}",
              f"  interactions  {stats['interactions']:,}",

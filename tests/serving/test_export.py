@@ -206,6 +206,8 @@ def test_encoder_export_through_the_cli(bt_run, vocab, tmp_path, capsys):
                        str(root)])
     out = capsys.readouterr().out
     assert code == 0 and str(root / "bt" / "1") in out and "serving_default(items" in out
+    # The slow stages say that they are working.
+    assert "writing the SavedModel (encoder" in out and "in a fresh Python process" in out
     served = tf.saved_model.load(str(root / "bt" / "1"))
     assert list(served.signatures) == ["serving_default"]
     serve = served.signatures["serving_default"]

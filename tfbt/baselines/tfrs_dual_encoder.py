@@ -374,3 +374,28 @@ def item_embeddings(model: DualEncoder) -> np.ndarray:
     ``vocab_size - 1`` are padding and mask, never items)."""
     return model.candidate_tower(tf.range(model.vocab_size)).numpy()
 
+
+
+def save_dual_encoder(model: DualEncoder, prefix) -> None:
+    """Writes the two towers' weights as a TensorFlow checkpoint at ``prefix`` (files
+    ``prefix.index`` and ``prefix.data-*``); the architecture is the caller's to keep."""
+    tf.train.Checkpoint(query_tower=model.query_tower,
+                        candidate_tower=model.candidate_tower).write(str(prefix))
+
+
+def load_dual_encoder(prefix, vocab_size: int, max_len: int, **encoder_config) -> DualEncoder:
+    """A ``DualEncoder`` of the given architecture with the weights ``save_dual_encoder`` wrote.
+
+    Raises:
+      ValueError: ``prefix`` is missing or damaged, or was written for another architecture.
+    """
+    model = DualEncoder(vocab_size, **encoder_config)
+    model.encode(tf.zeros([1, max_len], tf.int32))
+    model.candidate_tower(tf.zeros([1], tf.int32))
+    try:
+        tf.train.Checkpoint(query_tower=model.query_tower,
+                            candidate_tower=model.candidate_tower).read(
+            str(prefix)).assert_existing_objects_matched()
+    except (tf.errors.OpError, ValueError, AssertionError) as err:
+        raise ValueError(f"{prefix}: cannot load the dual encoder's weights ({err})") from err
+    return model

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import shlex
 import time
 from pathlib import Path
 
@@ -63,11 +64,12 @@ def build_data(data_dir: Path, size: DemoSize, seed: int, overwrite: bool) -> di
     from tfbt.data.synthetic import SyntheticConfig, write_synthetic
     from tfrecords_builder.cli import dataset_statistics, format_statistics
 
-    if overwrite or not (data_dir / "metadata.json").is_file():
+    reused = not overwrite and (data_dir / "metadata.json").is_file()
+    if not reused:
         write_synthetic(data_dir, SyntheticConfig(seed=seed, **size.synthetic),
                         overwrite=overwrite)
     stats = dataset_statistics(data_dir)
-    print(format_statistics(data_dir, stats))
+    print(format_statistics(data_dir, stats, verb="reused" if reused else "wrote"))
     return {k: stats[k] for k in ("users", "items", "interactions")}
 
 
@@ -165,6 +167,13 @@ def export_best(train_dir: Path, root: Path, runs: dict):
     return {"model": best, "path": str(export.path), "version": export.version}
 
 
+def recommend_command(export_path: str, history: list[str]) -> str:
+    """The ``tfbt recommend`` command line that asks the export about the last items of a real
+    user's history (raw ids, oldest first)."""
+    return shlex.join(["tfbt", "recommend", "--model", export_path, "--items",
+                       ",".join(history[-5:]), "-k", str(K)])
+
+
 def sample_recommendation(data_dir: Path, export_path: str) -> dict:
     """Asks the export, as a client of TF Serving would (raw ids in and out), for one test
     user's next items; the held-out last item is not in the input, so it can be looked for."""
@@ -244,7 +253,11 @@ def run(args: argparse.Namespace) -> int:
         plot_summary(summary, output / PLOT_FILE)
         print(f"wrote {output / PLOT_FILE}")
 
+    summary["recommend_command"] = recommend_command(
+        summary["export"]["path"], summary["sample_recommendation"]["history"])
     summary["seconds"] = {**seconds, "total": round(time.time() - started, 1)}
     layout.write_json(output / "summary.json", summary)
     print(f"\ndone in {summary['seconds']['total']} s; summary in {output / 'summary.json'}")
+    print(f"next: the exported model's top {K} after the last items of that user:\n"
+          f"  {summary['recommend_command']}")
     return 0

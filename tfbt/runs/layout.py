@@ -7,7 +7,8 @@ A run folder (``tfbt pretrain`` / ``tfbt train`` ``--output``) holds:
   command started again resumes at the epoch where it stopped;
 * ``tensorboard/``, ``history.json``: curves;
 * the result: ``encoder.keras`` (pretraining) or ``model.keras`` and ``results.json``
-  (next-item training), plus ``validation.json`` and ``best.weights.h5`` (early stopping).
+  (next-item training), plus ``validation.json`` and ``best.weights.h5`` (early stopping);
+  ``dual_encoder/`` and ``results.json`` (``tfbt train-dual-encoder``).
 
 This module owns those names; the exporter and the commands import them from here, and the one
 rule for reusing a folder (``run_folder``): a finished run is refused unless ``overwrite``, an
@@ -37,9 +38,10 @@ MODEL_FILE = "model.keras"
 RESULTS_FILE = "results.json"
 VALIDATION_FILE = "validation.json"
 BEST_WEIGHTS_FILE = "best.weights.h5"
+DUAL_ENCODER_DIR = "dual_encoder"  # `tfbt train-dual-encoder`: the towers' TF checkpoint
 # Everything a run writes into its folder: what `--overwrite` replaces (other files stay).
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, ENCODER_FILE, MODEL_FILE,
-             RESULTS_FILE, VALIDATION_FILE, BEST_WEIGHTS_FILE)
+             RESULTS_FILE, VALIDATION_FILE, BEST_WEIGHTS_FILE, DUAL_ENCODER_DIR)
 
 
 class RunFolderError(ValueError):

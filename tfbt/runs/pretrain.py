@@ -90,6 +90,7 @@ def pretrain(config: PretrainConfig, *, callbacks=(), verbose="auto") -> tuple[k
         model.build((None, config.max_len))
     history = model.fit(
         dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself (Keras would warn that it ignores True)
         callbacks=[*run_callbacks(output, monitor_collapse=True), *callbacks])
     if stopped_on_nan(history):
         raise FloatingPointError(

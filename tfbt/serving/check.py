@@ -104,6 +104,8 @@ def verify(path, module: RawIdModel, calls: list[dict]) -> dict:
                      **{k: tf.constant(v) for k, v in call["inputs"].items()}).items()}
                 for call in calls]
     path = str(Path(path).resolve())
+    print("checking the export in a fresh Python process (TensorFlow alone: loads it and "
+          f"compares {len(calls)} sample calls) ...", flush=True)
     options = dict(env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, cwd=tempfile.gettempdir(),
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reload = subprocess.Popen([sys.executable, "-c", _RELOAD_SCRIPT, path, *_NOT_NEEDED],

@@ -92,19 +92,28 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
 
     Args:
       source: a run folder (``tfbt train``: ``model.keras``; ``tfbt pretrain``:
-        ``encoder.keras``) or an in-memory model: a ``SequentialRecommender``, a Keras encoder
-        model (``items [B, max_len] -> [B, D]``) or a ``tfbt.baselines`` ``DualEncoder``.
+        ``encoder.keras``; ``tfbt train-dual-encoder``: ``dual_encoder/``) or an in-memory
+        model: a ``SequentialRecommender``, a Keras encoder model (``items [B, max_len] ->
+        [B, D]``) or a ``tfbt.baselines`` ``DualEncoder``.
       data_dir: the dataset (default: the run's ``config.json`` ``data``; required in memory).
       max_len: input width (default: the run's or the model's; required for a DualEncoder).
     """
     config = results = None
     if isinstance(source, (str, os.PathLike)):
-        model, path = layout.load_trained_model(source)
-        description = str(path)
         config = layout.read_json(Path(source) / layout.CONFIG_FILE) or {}
         results = layout.read_json(Path(source) / layout.RESULTS_FILE)
         data_dir = data_dir if data_dir is not None else config.get("data")
         max_len = max_len if max_len is not None else config.get("max_len")
+        if (Path(source) / layout.DUAL_ENCODER_DIR).is_dir():  # `tfbt train-dual-encoder`
+            from tfbt.runs.train_dual_encoder import load_model
+
+            if data_dir is None:
+                raise ValueError(f"{source}: no dataset in {layout.CONFIG_FILE}; pass --data")
+            model = load_model(source, config, data.load_metadata(data_dir))
+            description = str(Path(source) / layout.DUAL_ENCODER_DIR)
+        else:
+            model, path = layout.load_trained_model(source)
+            description = str(path)
     else:
         model, description = source, f"in-memory {type(source).__name__}"
         if not model.variables:
@@ -114,7 +123,13 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
         from tfbt.baselines import item_embeddings
 
         table = tf.Variable(item_embeddings(model), trainable=False, name="item_table")
-        user_embeddings, item_table = model.encode, (lambda: table)
+
+        def user_embeddings(items):  # holds the model: a bound tf.function keeps only a weakref
+            return model.encode(items)
+
+        def item_table():
+            return table
+
         variables = [*model.query_tower.variables, table]
     elif isinstance(model, SequentialRecommender):
         user_embeddings, item_table = model.user_embeddings, (lambda: model.item_embeddings)
@@ -217,6 +232,8 @@ def _export(kind: str, source, name: str, *, root, version, overwrite, data_dir,
         staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=model_dir))
         try:
             staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a serving user
+            print(f"writing the SavedModel ({kind}, {len(source.variables)} variables) ...",
+                  flush=True)
             tf.saved_model.save(module, str(staging), signatures=module.signatures())
             verification = verify(staging, module, sample_calls(
                 schema.read_vocab(source.data_dir), source.max_len,
@@ -279,15 +296,14 @@ def export_recommender(source, name: str, *, root=DEFAULT_ROOT, version: int | N
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # dest: `tfbt.cli` keeps the subcommand's function in args.run.
     parser.add_argument("--run", dest="run_dir", required=True, metavar="RUN_DIR",
-                        help="run folder of `tfbt train` (model.keras) or `tfbt pretrain` "
-                             "(encoder.keras)")
+                        help="run folder of `tfbt train` (model.keras), `tfbt pretrain` "
+                             "(encoder.keras) or `tfbt train-dual-encoder` (dual_encoder/)")
     parser.add_argument(
         "--kind", choices=KINDS, required=True,
         help="encoder: raw item ids -> user embedding (a pretrain or train run). recommender: "
              "raw item ids -> top-K unseen raw item ids and scores, from a `tfbt train` run "
-             "(SASRec / BT-SR); a BT encoder (pretrain) run has no item scorer. The TFRS dual "
-             "encoder has no run folder: export it from Python with "
-             "tfbt.serving.export.export_recommender(model, NAME, data_dir=..., max_len=...)")
+             "(SASRec / BT-SR) or a `tfbt train-dual-encoder` run; a BT encoder (pretrain) run "
+             "has no item scorer")
     parser.add_argument("--name", required=True, help="model name (the folder under --root)")
     parser.add_argument("--version", type=int, default=None,
                         help="version folder (default: one above the highest existing)")
