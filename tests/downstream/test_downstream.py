@@ -227,7 +227,8 @@ def test_lbfgs_matches_scipy_on_a_softmax_regression():
             logits = x @ w @ (np.eye(4) if out is None else out.T) + c
             logits -= logits.max(axis=1, keepdims=True)
             log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            return -log_probs[np.arange(len(y)), y].mean() + l2 * np.sum(w ** 2)
+            return (-log_probs[np.arange(len(y)), y].mean()
+                    + l2 * (np.sum(w ** 2) + np.sum((c - bias) ** 2)))
 
         ours = loss(np.concatenate([weights.ravel(), b]).astype(np.float64))
         reference = scipy_optimize.minimize(loss, np.zeros(weights.size + 4), method="L-BFGS-B")

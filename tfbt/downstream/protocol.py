@@ -23,7 +23,7 @@ import tensorflow as tf
 from tfbt.downstream.logistic import fit_softmax_regression
 from tfbt.downstream.probes import macro_f1
 from tfbt.downstream.tasks import Examples, Task
-from tfbt.evaluation import evaluate_scores
+from tfbt.evaluation.ranking import rank_and_top_k
 from tfbt.layers.heads import DownstreamHead, ItemEmbeddingHead
 
 PROBES = ("adam", "lbfgs")
@@ -184,10 +184,14 @@ def evaluate_task(task: Task, model: Callable, inputs, examples: Examples) -> di
     """Metrics of ``model`` (``inputs [n, ...] -> logits [n, num_outputs]``) on ``examples``.
 
     Classification: ``accuracy`` and ``macro_f1``. Next-item: ``recall@5`` and ``recall@10``
-    by full ranking over items 1..N with each example's history removed.
+    by full ranking over items 1..N with each example's history removed. The model runs
+    eagerly, batch by batch: nothing is traced, so the many candidate models of a grid cost no
+    retracing.
     """
     if not task.is_next_item:
-        logits = model.predict(inputs, batch_size=1024, verbose=0)
+        logits = np.concatenate([keras.ops.convert_to_numpy(model(inputs[i:i + 1024],
+                                                                  training=False))
+                                 for i in range(0, len(inputs), 1024)])
         predicted = np.argmax(logits, axis=1)
         return {"accuracy": float(np.mean(predicted == examples.targets)),
                 "macro_f1": macro_f1(examples.targets, predicted)}
@@ -198,13 +202,19 @@ def evaluate_task(task: Task, model: Callable, inputs, examples: Examples) -> di
 
 def next_item_scores(score: Callable, inputs, examples: Examples, num_items: int,
                      ks: Sequence[int] = (5, 10)) -> dict:
-    """Full-ranking evaluation of ``score(inputs batch) -> [B, N]`` on next-item examples."""
-    seen = tf.RaggedTensor.from_row_lengths(
-        np.concatenate(examples.seen).astype(np.int32), [len(s) for s in examples.seen])
-    dataset = tf.data.Dataset.from_tensor_slices(
-        {"inputs": inputs, "target": examples.targets, "seen": seen}).batch(512)
-    return evaluate_scores(lambda batch: score(batch["inputs"]), dataset, num_items=num_items,
-                           ks=ks, progress=False)
+    """``HR@k`` (= Recall@k, one target per example) of ``score(inputs batch) -> [B, N]`` by
+    full ranking with each example's history removed (``rank_and_top_k``, run eagerly on
+    batches of 512, so a new scorer is never traced)."""
+    hits = np.zeros(len(ks))
+    for start in range(0, len(examples), 512):
+        rows = slice(start, start + 512)
+        seen = examples.seen[rows]
+        seen = tf.RaggedTensor.from_row_lengths(np.concatenate(seen).astype(np.int64),
+                                                [len(s) for s in seen])
+        scores = tf.convert_to_tensor(score(inputs[rows]), tf.float32)
+        ranks, _ = rank_and_top_k(scores, examples.targets[rows], seen, max(ks))
+        hits += [np.sum(ranks.numpy() <= k) for k in ks]
+    return {f"HR@{k}": float(h / len(examples)) for k, h in zip(ks, hits)}
 
 
 def _item_table(task, config, item_embeddings):
@@ -296,20 +306,23 @@ def _select(task, build, inputs, labelled, learning_rates, l2s, epochs, config, 
 
 def _select_lbfgs(task, build, features, labelled, config, statistics, prior, table):
     """The standard linear probe: per L2 penalty, logistic regression fitted by L-BFGS on the
-    standardised features (the head's own standardisation); keeps the best on validation."""
+    standardised features (the head's own standardisation); keeps the best on validation, the
+    untrained start (the prior) being the first candidate, as in ``_select``."""
     mean, variance = statistics
     x = (features["train"][labelled] - mean) / np.sqrt(variance)
     y = _fit_targets(task, task.train.targets[labelled])
     if not len(y):
         raise ValueError(f"task {task.name!r}: no labelled training example")
-    best = None
+    start = build(config.head_l2s[0])
+    best = (evaluate_task(task, start, features["valid"], task.valid)[task.metrics[0]],
+            config.head_l2s[0], start)
     for l2 in config.head_l2s:
         weights, bias = fit_softmax_regression(x, y, l2=l2, bias=prior, table=table,
                                                iterations=config.lbfgs_iterations)
         model = build(l2)
         model.get_layer("head").set_linear(weights, bias)
         score = evaluate_task(task, model, features["valid"], task.valid)[task.metrics[0]]
-        if best is None or score > best[0]:
+        if score > best[0]:
             best = (score, l2, model)
     score, l2, model = best
     return Outcome(model, 0.0, 0, float(score),
