@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import hashlib
 import os
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -48,6 +50,12 @@ USER_ATTRIBUTES = ("gender", "age", "occupation")  # labels read from raw.users
 # Bound on users x genres (and rows x genres) counted at once by `Labeler.user_labels`.
 _GENRE_CELLS = 1 << 24
 _INTEGER = re.compile(r"-?[0-9]+")
+# What the builder writes into a dataset folder: `--overwrite` replaces these and keeps the rest.
+_SHARD_NAME = re.compile(r"data-[0-9]{5}-of-[0-9]{5}\.tfrecord(\.gz)?")
+_BUILDER_FILES = (schema.METADATA_FILE, schema.USER_VOCAB_FILE, schema.ITEM_VOCAB_FILE,
+                  schema.ITEM_INFO_FILE)
+# A staging sibling `<out>.tmp-<pid>-<hex>` (or `.old-`): its pid says whether its build lives.
+_STAGING = re.compile(r"\.(tmp|old)-(?:([0-9]+)-)?[0-9a-f]+")
 
 
 class BuildError(ValueError):
@@ -271,7 +279,9 @@ def make_metadata(raw: RawDataset, options: BuildOptions, directory: Path, *, nu
         num_users=int(sum(shard_records)), num_items=int(num_items),
         num_interactions=int(num_interactions), shards=shards,
         shard_records=[int(n) for n in shard_records],
-        shard_bytes=[(Path(directory) / name).stat().st_size for name in shards], labels=labels,
+        shard_bytes=[(Path(directory) / name).stat().st_size for name in shards],
+        shard_crc32=[schema.shard_checksum(Path(directory) / name) for name in shards],
+        labels=labels,
         has_timestamps=bool(raw.has_timestamps), source_format=raw.source_format,
         sources=[{"path": str(p), "md5": _md5(p)} for p in raw.source_files],
         options={**{k: v.item() if isinstance(v, np.generic) else v
@@ -303,27 +313,92 @@ def check_output_dir(out_dir: Path, overwrite: bool) -> None:
                          f"{schema.METADATA_FILE}, so it is not a dataset written by this builder")
 
 
+def is_builder_file(name: str) -> bool:
+    """Whether a dataset folder's entry ``name`` is one the builder writes."""
+    return name in _BUILDER_FILES or bool(_SHARD_NAME.fullmatch(name))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Deletes the ``<out_dir>.tmp-<pid>-*`` / ``.old-<pid>-*`` siblings whose build process is
+    gone (a killed build), says so on stderr, and returns them.
+
+    Nothing is deleted when a stale ``.old-`` sibling exists but ``out_dir`` does not (the build
+    was killed while swapping folders: that sibling is the previous dataset), and a sibling
+    without a pid (an older builder's) is only reported: their owners cannot be told.
+    """
+    stale, unknown = [], []
+    for sibling in sorted(out_dir.parent.glob(f"{glob.escape(out_dir.name)}.*-*")):
+        match = _STAGING.fullmatch(sibling.name[len(out_dir.name):])
+        if not match or not sibling.is_dir():
+            continue
+        if match.group(2) is None:
+            unknown.append(sibling)
+        elif not _process_alive(int(match.group(2))):
+            stale.append(sibling)
+    for sibling in unknown:
+        print(f"tfbt build: {sibling} was left by an interrupted build; delete it if no build "
+              f"of {out_dir} is running", file=sys.stderr)
+    previous = [s for s in stale if s.name.startswith(f"{out_dir.name}.old-")]
+    if previous and not out_dir.exists():
+        print(f"tfbt build: a build was killed while replacing {out_dir}: the previous dataset "
+              f"is in {previous[0]} (rename it back); nothing was deleted", file=sys.stderr)
+        return []
+    for sibling in stale:
+        shutil.rmtree(sibling, ignore_errors=True)
+        print(f"tfbt build: removed {sibling}, left by a build that did not finish (process "
+              f"{_STAGING.fullmatch(sibling.name[len(out_dir.name):]).group(2)} is gone)",
+              file=sys.stderr)
+    return stale
+
+
+def _staging_name(out_dir: Path, kind: str) -> Path:
+    return out_dir.with_name(f"{out_dir.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
 @contextlib.contextmanager
 def staged_output(out_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yields an empty sibling ``<out_dir>.tmp-<random>`` that becomes ``out_dir`` on success.
+    """Yields an empty sibling ``<out_dir>.tmp-<pid>-<random>`` that becomes ``out_dir`` on
+    success.
 
     On any error the temporary folder is deleted and ``out_dir`` is left as it was. With
-    ``overwrite`` the old folder is renamed away, the new one renamed in, then the old deleted.
+    ``overwrite`` the old folder is renamed away, the entries the builder did not write
+    (``is_builder_file``: a user's own files) are moved into the new one, the new one is
+    renamed in, then the old deleted. Staging folders of builds that were killed are removed
+    first (``remove_stale_staging``).
     """
     out_dir = Path(os.path.abspath(out_dir))  # a name to put beside, even for "."
+    if out_dir.parent.is_dir():
+        remove_stale_staging(out_dir)
     check_output_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{secrets.token_hex(4)}")
+    tmp = _staging_name(out_dir, "tmp")
     tmp.mkdir()
     try:
         yield tmp
         check_output_dir(out_dir, overwrite)
         if out_dir.exists():
-            old = out_dir.with_name(f"{out_dir.name}.old-{secrets.token_hex(4)}")
+            old = _staging_name(out_dir, "old")
             out_dir.rename(old)
+            moved = []
             try:
+                for name in sorted(os.listdir(old)):
+                    if not is_builder_file(name):
+                        (old / name).rename(tmp / name)
+                        moved.append(name)
                 tmp.rename(out_dir)
             except BaseException:
+                for name in moved:
+                    (tmp / name).rename(old / name)
                 old.rename(out_dir)
                 raise
             shutil.rmtree(old)
@@ -569,8 +644,8 @@ def build(raw: RawDataset, out_dir: str | os.PathLike, options: BuildOptions = B
       out_dir: the dataset folder; written under a temporary sibling name, renamed at the end.
       options: filtering and output options.
       progress: show a tqdm bar over users while writing.
-      overwrite: replace an existing dataset folder (otherwise an existing ``out_dir`` is an
-        error).
+      overwrite: replace an existing dataset folder's builder files (other files in it are
+        kept; otherwise an existing ``out_dir`` is an error).
 
     Returns:
       The metadata written to ``out_dir/metadata.json``.

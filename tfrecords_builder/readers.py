@@ -19,6 +19,7 @@ import io
 import itertools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -89,21 +90,19 @@ class _TextFile:
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """(1-based first line, fields) of every non-blank record, header included."""
-        # pyarrow skips a UTF-8 byte-order mark; "utf-8-sig" does the same here.
-        encoding = "utf-8-sig" if self.encoding == "utf-8" else self.encoding
-        with open(self.path, encoding=encoding, newline="") as f:
-            if self.quoted:
-                reader = csv.reader(f, delimiter=self.sep)
-                start = 1
-                for fields in reader:
-                    if fields:
-                        yield start, fields
-                    start = reader.line_num + 1
-            else:
-                for number, line in enumerate(f, 1):
-                    line = line.rstrip("\r\n")
-                    if line:
-                        yield number, line.split(self.sep)
+        lines = (line for _, line in decoded_lines(self.path, self.encoding))
+        if self.quoted:
+            reader = csv.reader(lines, delimiter=self.sep)
+            start = 1
+            for fields in reader:
+                if fields:
+                    yield start, fields
+                start = reader.line_num + 1
+        else:
+            for number, line in enumerate(lines, 1):
+                line = line.rstrip("\r\n")
+                if line:
+                    yield number, line.split(self.sep)
 
     def error_at(self, row: int, message: str) -> ReaderError:
         """An error for data row ``row`` (0-based, header excluded), naming its line."""
@@ -142,6 +141,29 @@ class _TextFile:
         if first is None:
             raise ReaderError(f"{self.path}: empty file, expected a header line")
         return first[1]
+
+
+def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """(1-based number, text with its line break) of every line of ``path``.
+
+    Raises ``ReaderError`` naming the line and byte offset of the first bytes that are not
+    valid ``encoding``, instead of a ``UnicodeDecodeError`` with neither. A UTF-8 byte-order
+    mark is skipped, as pyarrow does.
+    """
+    offset = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise ReaderError(
+                    f"{path} line {number}, byte {offset + err.start}: "
+                    f"{raw[err.start:err.end]!r} is not valid {encoding} text; convert the "
+                    f"file to {encoding} (e.g. iconv -f latin1 -t utf-8)") from None
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            offset += len(raw)
+            yield number, line
 
 
 def _parses(value: str, kind: str) -> bool:
@@ -250,8 +272,12 @@ def _seconds(values: pd.Series, locate: Callable[[int, str], ReaderError],
         times = values.where(np.isfinite(values))
     elif isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         times = values
-    else:
-        times = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    else:  # text: unix times or ISO dates, whichever reads more rows (a bad row makes a
+        # column of unix times text, and the bad row is the one to name)
+        dates = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+        numbers = pd.to_numeric(values, errors="coerce")
+        numbers = numbers.where(np.isfinite(numbers))
+        times = numbers if numbers.notna().sum() > dates.notna().sum() else dates
     if times.isna().any():
         row = int(np.argmax(times.isna().to_numpy()))
         value = values.iloc[row]
@@ -311,6 +337,11 @@ def _require_folder(path: Path, required: str) -> Path:
     return path / required
 
 
+def _warn_missing(path: Path, lost: str) -> None:
+    """Says on stderr that an optional side file is absent and what the dataset loses."""
+    print(f"tfbt build: warning: {path} not found: {lost}", file=sys.stderr)
+
+
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise ReaderError(f"{path}: file not found")
@@ -343,6 +374,9 @@ def read_movielens_100k(path: str | Path) -> RawDataset:
     item_path = _side_file(path, "u.item", read)
     if item_path is not None:
         raw.items = _read_100k_items(item_path, raw.genre_vocabulary)
+    else:
+        _warn_missing(path / "u.item", "items get no titles or genres, users no "
+                                       "favorite_genre label")
     user_path = _side_file(path, "u.user", read)
     if user_path is not None:
         raw.users = _read_100k_users(user_path)
@@ -428,6 +462,9 @@ def read_movielens_1m(path: str | Path) -> RawDataset:
         raw.items = _movie_items(movies["MovieID"], movies["Title"], movies["Genres"])
         found = set(itertools.chain.from_iterable(raw.items["genres"]))
         raw.genre_vocabulary = list(ML1M_GENRES) + sorted(found - set(ML1M_GENRES))
+    else:
+        _warn_missing(path / "movies.dat", "items get no titles or genres, users no "
+                                           "favorite_genre label")
     users_path = _side_file(path, "users.dat", read)
     if users_path is not None:
         raw.users = _read_1m_users(users_path)
@@ -501,7 +538,10 @@ def read_sequence_text(path: str | Path) -> RawDataset:
     _require_file(path)
     users, lengths, items = [], [], []
     first_line = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in decoded_lines(path):
+        if "\x00" in line:
+            raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
+                              f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
         tokens = line.split()
         if not tokens:
             continue
@@ -515,12 +555,26 @@ def read_sequence_text(path: str | Path) -> RawDataset:
         users.append(tokens[0])
         lengths.append(len(tokens) - 1)
         items.extend(tokens[1:])
+    _reject_header(path, users, items, lengths[0] if lengths else 0, first_line)
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return RawDataset(
         interactions=_interactions(path, np.repeat(_as_ids(users), lengths), _as_ids(items),
                                    np.arange(len(items)) - starts),
         source_format="sequence-text", source_files=[path], has_timestamps=False)
+
+
+def _reject_header(path: Path, users: list[str], items: list[str], first_length: int,
+                   first_line: dict[str, int]) -> None:
+    """Raises when the first record holds words while every other id is an integer: a header
+    line ("user_id item_ids") that would otherwise become a user with one item per word."""
+    if len(users) < 2:
+        return
+    first = [users[0], *items[:first_length]]
+    rest = np.concatenate([_as_ids(users[1:]), _as_ids(items[first_length:])])
+    if rest.dtype.kind == "i" and _as_ids(first).dtype.kind != "i":
+        raise ReaderError(f"{path} line {first_line[users[0]]}: looks like a header "
+                          f"({' '.join(first)!r}) while every other id is an integer; remove it")
 
 
 def read_pair_text(path: str | Path) -> RawDataset:
@@ -534,7 +588,7 @@ def read_pair_text(path: str | Path) -> RawDataset:
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c",
                             quoting=csv.QUOTE_NONE)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise file.locate_error(2, {}, "user item", err) from None
     if table.shape[1] != 2 or table.isna().any().any():
         raise file.locate_error(2, {}, "user item", ValueError("wrong field count"))
@@ -606,9 +660,11 @@ def _read_json_lines(path: Path, schema: pa.Schema, required: Sequence[str]) -> 
     """Reads the ``schema`` fields of a JSON-lines file; ``required`` fields may not be null."""
     try:
         table = pajson.read_json(path, parse_options=pajson.ParseOptions(
-            explicit_schema=schema, unexpected_field_behavior="ignore")).to_pandas()
+            explicit_schema=schema, unexpected_field_behavior="ignore"))
+        table.validate(full=True)  # strings that are not UTF-8 (pyarrow does not check them)
     except pa.ArrowInvalid as err:
         raise _locate_json_error(path, schema, err) from None
+    table = table.to_pandas()
     for name in required:
         missing = table[name].isna().to_numpy()
         if missing.any():
@@ -618,10 +674,9 @@ def _read_json_lines(path: Path, schema: pa.Schema, required: Sequence[str]) -> 
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                yield number, line
+    for number, line in decoded_lines(path):
+        if line.strip():
+            yield number, line
 
 
 def _json_error(path: Path, row: int, message: str) -> ReaderError:

@@ -63,6 +63,9 @@ def read_records(directory: str | os.PathLike, *, metadata: Metadata | None = No
       labels: label features to read (each must be in ``metadata.labels``).
       timestamps: also read the ``timestamps`` feature (``MetadataError`` if the dataset has
         none).
+
+    Raises ``MetadataError`` when an item id is outside ``1..num_items`` (a ``metadata.json``
+    that does not describe these shards).
     """
     import tensorflow as tf  # only here, so the builder's command line starts without it
 
@@ -93,9 +96,14 @@ def read_records(directory: str | os.PathLike, *, metadata: Metadata | None = No
         return np.concatenate(parts[key]) if parts[key] else np.zeros(0, np.int64)
 
     lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    items = joined(schema.ITEM_IDS)
+    if items.size and (items.min() < 1 or items.max() > meta.num_items):
+        raise schema.MetadataError(
+            f"{directory}: the shards hold item ids {items.min()}..{items.max()}, outside "
+            f"1..{meta.num_items} (num_items in {schema.METADATA_FILE}); rebuild the dataset")
     return Records(
         user_id=joined(schema.USER_ID),
-        items=joined(schema.ITEM_IDS),
+        items=items,
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         timestamps=joined(schema.TIMESTAMPS) if timestamps else None,
         labels={name: joined(name) for name in labels})

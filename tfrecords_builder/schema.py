@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,16 @@ TIMESTAMPS = "timestamps"
 PAD_ID = 0
 MISSING_LABEL = -1
 KNOWN_LABELS = ("favorite_genre", "gender", "age", "occupation")
+_CHECKSUM_BLOCK = 1 << 20
+
+
+def shard_checksum(path: str | os.PathLike) -> int:
+    """CRC-32 of a file's bytes, read in 1 MiB blocks (``Metadata.shard_crc32``)."""
+    crc = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHECKSUM_BLOCK), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
 
 
 class MetadataError(ValueError):
@@ -50,6 +61,9 @@ class Metadata:
       shard_records: number of records in each shard, aligned with ``shards``.
       shard_bytes: size of each shard file, so a truncated or replaced shard is caught when
         the dataset is opened rather than mid-training (empty: not checked).
+      shard_crc32: CRC-32 of each shard file (``shard_checksum``), so flipped bytes are caught
+        by ``verify_shards`` (``tfbt build --verify``, the start of training) rather than as a
+        ``DataLossError`` mid-training (empty: a dataset built before checksums).
       labels: label name -> vocabulary (the stored int is an index into it).
       has_timestamps: whether records carry ``timestamps``.
       split: default split protocol for consumers (``leave_one_out``).
@@ -69,6 +83,7 @@ class Metadata:
     shards: list[str]
     shard_records: list[int]
     shard_bytes: list[int] = dataclasses.field(default_factory=list)
+    shard_crc32: list[int] = dataclasses.field(default_factory=list)
     labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     has_timestamps: bool = False
     split: str = "leave_one_out"
@@ -127,7 +142,26 @@ class Metadata:
                     f"{shard_path}: {size} bytes, but {METADATA_FILE} records "
                     f"{meta.shard_bytes[index]}; the shard is truncated or was replaced, "
                     f"rebuild the dataset")
+        vocab_path = Path(directory) / ITEM_VOCAB_FILE
+        if vocab_path.is_file():
+            with open(vocab_path, "rb") as f:
+                vocab_items = sum(1 for _ in f)
+            if vocab_items != meta.num_items:
+                raise MetadataError(
+                    f"{path}: num_items is {meta.num_items} but {ITEM_VOCAB_FILE} lists "
+                    f"{vocab_items} items; metadata.json was edited or comes from another "
+                    f"build, rebuild the dataset")
         return meta
+
+    def verify_shards(self, directory: str | os.PathLike) -> None:
+        """Checks every shard against ``shard_crc32`` (reads all their bytes: about as long as
+        one pass over the data); raises ``MetadataError`` naming a damaged shard. A dataset
+        built before checksums passes unchecked."""
+        for shard, expected in zip(self.shards, self.shard_crc32):
+            shard_path = Path(directory) / shard
+            if shard_checksum(shard_path) != expected:
+                raise MetadataError(f"{shard_path}: the bytes do not match the checksum in "
+                                    f"{METADATA_FILE}; the shard is damaged, rebuild the dataset")
 
     def shard_paths(self, directory: str | os.PathLike) -> list[str]:
         return [str(Path(directory) / s) for s in self.shards]

@@ -2,6 +2,7 @@
 
 import hashlib
 import itertools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from tfrecords_builder import build as build_module
 from tfrecords_builder import cli, schema
 from tfrecords_builder.build import BuildError, BuildOptions, build
 from tfrecords_builder.raw import RawDataset
+from tfrecords_builder.records import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -410,3 +412,80 @@ def test_cli_malformed_input_exits_2_with_the_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert "error:" in result.stderr and "u.data line 2" in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_overwrite_replaces_only_what_the_builder_wrote(tmp_path):
+    out = tmp_path / "d"
+    build(make_raw([(1, "a", 1), (2, "b", 2)]), out, BuildOptions(num_shards=2), progress=False)
+    (out / "notes.txt").write_text("keep me")
+    (out / "plots").mkdir()
+    (out / "plots" / "a.png").write_bytes(b"png")
+    meta = build(make_raw([(1, "a", 1)]), out, progress=False, overwrite=True)
+    assert meta.shards == ["data-00000-of-00001.tfrecord"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "data-00000-of-00001.tfrecord", "item_vocab.txt", "metadata.json", "notes.txt", "plots",
+        "user_vocab.txt"]  # the old two shards are gone, the user's files are not
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert (out / "plots" / "a.png").read_bytes() == b"png"
+    assert _leftovers(tmp_path) == []
+
+
+def test_staging_folders_of_killed_builds_are_removed_and_reported(tmp_path, capsys):
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # a pid whose process is gone
+    dead = tmp_path / f"d.tmp-{finished.pid}-0badc0de"
+    dead.mkdir()
+    (dead / "data-00000-of-00001.tfrecord").write_bytes(b"half")
+    alive = tmp_path / f"d.tmp-{os.getpid()}-c0ffee00"  # a build still running
+    alive.mkdir()
+    other = tmp_path / f"other.tmp-{finished.pid}-0badc0de"  # another output's: not ours
+    other.mkdir()
+    build(make_raw([(1, "a", 1)]), tmp_path / "d", progress=False)
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    err = capsys.readouterr().err
+    assert f"removed {dead}" in err and f"process {finished.pid} is gone" in err
+
+
+def test_flipped_shard_bytes_fail_verification_with_rebuild(tmp_path, capsys):
+    out = tmp_path / "d"
+    meta = build(make_raw([(u, "a", u) for u in range(1, 30)]), out, progress=False)
+    shard = out / meta.shards[0]
+    assert meta.shard_crc32 == [schema.shard_checksum(shard)]
+    assert cli.main(["--verify", str(out)]) == 0
+    assert "checksums match" in capsys.readouterr().out
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    loaded = schema.Metadata.load(out)  # same size: opening stays cheap and passes
+    with pytest.raises(schema.MetadataError, match=f"{shard}: .*damaged, rebuild the dataset"):
+        loaded.verify_shards(out)
+    assert cli.main(["--verify", str(out)]) == 2
+    assert "damaged, rebuild" in capsys.readouterr().err
+    # A dataset written before checksums still opens and verifies by size only.
+    loaded.shard_crc32 = []
+    loaded.save(out)
+    schema.Metadata.load(out).verify_shards(out)
+
+
+@pytest.mark.parametrize("num_items", [1, 5])
+def test_num_items_that_disagrees_with_the_vocabulary_is_refused(tmp_path, num_items):
+    out = tmp_path / "d"
+    meta = build(make_raw([(1, "a", 1), (1, "b", 2), (2, "c", 1)]), out, progress=False)
+    meta.num_items = num_items
+    meta.save(out)
+    with pytest.raises(schema.MetadataError,
+                       match=f"num_items is {num_items} but item_vocab.txt lists 3 items"):
+        schema.Metadata.load(out)
+
+
+def test_item_ids_beyond_num_items_are_refused_where_the_shards_are_read(tmp_path):
+    out = tmp_path / "d"
+    meta = build(make_raw([(1, "a", 1), (1, "b", 2), (2, "c", 1)]), out, progress=False)
+    meta.num_items = 2  # metadata and vocabulary agree with each other, not with the shards
+    meta.save(out)
+    (out / schema.ITEM_VOCAB_FILE).write_text("a\nb\n")
+    with pytest.raises(schema.MetadataError, match=r"the shards hold item ids 1..3, outside "
+                                                   r"1..2 \(num_items in metadata.json\); "
+                                                   r"rebuild the dataset"):
+        read_records(out)
+    assert cli.main(["--verify", str(out)]) == 0  # the bytes themselves are intact

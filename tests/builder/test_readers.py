@@ -375,3 +375,51 @@ def test_real_movielens_1m_side_files(shared_data, tmp_path):
     assert raw.users.loc[1].tolist() == ["F", "Under 18", "K-12 student"]
     assert set(raw.users["occupation"]) <= set(ML1M_OCCUPATIONS)
     assert raw.users.notna().all().all()
+
+
+@pytest.mark.parametrize("fmt, name, text", [
+    ("sequence-text", "seq.txt", b"1 2 3\n2 4 \xff5\n"),
+    ("pair-text", "pairs.txt", b"1 2\n2 \xff4\n"),
+    ("yelp", "reviews.json",
+     b'{"user_id": "u", "business_id": "b", "stars": 5, "date": "2020-01-01 10:00:00"}\n'
+     b'{"user_id": "\xff", "business_id": "b", "stars": 5, "date": "2020-01-02 10:00:00"}\n'),
+])
+def test_bytes_that_are_not_utf8_name_the_line_and_byte(tmp_path, fmt, name, text):
+    path = tmp_path / name
+    path.write_bytes(text)
+    offset = text.index(b"\xff")
+    with pytest.raises(ReaderError, match=rf"{name} line 2, byte {offset}: "
+                                          r"b'\\xff' is not valid utf-8 text"):
+        read_source(fmt, path)
+
+
+def test_movielens_bytes_that_are_not_utf8_name_the_file_line_and_byte(ml100k):
+    data = (ml100k / "u.data").read_bytes()
+    (ml100k / "u.data").write_bytes(data + b"3\t3\xe90\t4\t881250949\n")
+    with pytest.raises(ReaderError, match=rf"u.data line 4, byte {len(data) + 3}: "
+                                          r"b'\\xe9' is not valid utf-8"):
+        read_source("movielens-100k", ml100k)
+
+
+def test_sequence_text_rejects_nul_bytes_and_a_header_line(tmp_path):
+    with pytest.raises(ReaderError, match="s.txt line 2: contains a NUL byte"):
+        read_source("sequence-text", _write(tmp_path / "s.txt", "1 2 3\n2 4\x00 5\n"))
+    with pytest.raises(ReaderError, match=r"s.txt line 1: looks like a header \('user_id "
+                                          r"item_ids'\) while every other id is an integer"):
+        read_source("sequence-text", _write(tmp_path / "s.txt", "user_id item_ids\n1 2 3\n2 4\n"))
+
+
+def test_table_timestamp_error_names_the_bad_row_among_unix_times(tmp_path):
+    rows = "".join(f"1,{i},{1700000000 + i}\n" for i in range(59))
+    path = _write(tmp_path / "log.csv", f"user_id,item_id,t\n{rows}1,99,17OO000000\n1,5,17\n")
+    with pytest.raises(ReaderError, match="log.csv line 61: expected t to be a unix time or an "
+                                          "ISO-8601 date, got '17OO000000'"):
+        read_source("table", path, time_col="t")
+
+
+def test_movielens_without_titles_says_what_is_lost(ml100k, capsys):
+    (ml100k / "u.item").unlink()
+    raw = read_source("movielens-100k", ml100k)
+    assert raw.items is None
+    assert (f"warning: {ml100k / 'u.item'} not found: items get no titles or genres, users no "
+            f"favorite_genre label") in capsys.readouterr().err

@@ -104,7 +104,6 @@ def test_early_stopping_counts_evaluations_without_improvement(tiny, tmp_path):
 @pytest.mark.parametrize("argv,message", [
     (["--model", "sasrec", "--alpha", "0.5"], "btsr"),
     (["--model", "btsr", "--alpha", "0"], "alpha > 0"),
-    (["--epochs", "0"], "epochs"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tiny, tmp_path, capsys, argv, message):
     args = parse(train, ["--data", str(tiny), "--output", str(tmp_path / "r"), *argv])

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'small' runs in about a minute (used by CI); 'full' in under 5")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true",
-                        help="rebuild the synthetic dataset if the output folder has one")
+                        help="rebuild the synthetic dataset and retrain (by default a rerun "
+                        "reuses the dataset and the finished runs of the same settings)")
 
 
 @contextlib.contextmanager
@@ -75,14 +76,22 @@ def build_data(data_dir: Path, size: DemoSize, seed: int, overwrite: bool) -> di
     return {k: stats[k] for k in ("users", "items", "interactions")}
 
 
-def pretrain_encoder(data_dir: Path, output: Path, size: DemoSize, seed: int):
+def pretrain_encoder(data_dir: Path, output: Path, size: DemoSize, seed: int, overwrite: bool):
     """Barlow Twins on two segment-masked views of each user: no labels are used."""
+    from tfbt.runs import layout
     from tfbt.runs.pretrain import PretrainConfig, pretrain
 
     config = PretrainConfig(data=str(data_dir), output=str(output), max_len=MAX_LEN,
                             batch_size=128, epochs=size.pretrain_epochs, learning_rate=2e-3,
                             projector=(256, 256), seed=seed)
-    encoder, history = pretrain(config, verbose=2)
+    saved = layout.read_json(output / layout.CONFIG_FILE)
+    if (not overwrite and (output / layout.ENCODER_FILE).is_file() and saved is not None
+            and not layout.config_differences(saved, dataclasses.asdict(config))):
+        print(f"reusing the finished pretraining run in {output}")
+        encoder = layout.load_encoder(output)
+        history = layout.read_json(output / layout.HISTORY_FILE)
+    else:
+        encoder, history = pretrain(config, overwrite=overwrite, verbose=2)
     return encoder, config, {"epochs": size.pretrain_epochs, "loss": history["loss"],
                              "final_loss": history["loss"][-1],
                              "embedding_std": history["embedding_std"][-1]}
@@ -110,18 +119,25 @@ def probe_genre(encoder, config, metadata, seed: int) -> dict:
     return probe
 
 
-def train_recommenders(data_dir: Path, output: Path, size: DemoSize, seed: int) -> dict:
+def train_recommenders(data_dir: Path, output: Path, size: DemoSize, seed: int,
+                       overwrite: bool) -> dict:
     """SASRec and BT-SR with identical settings, so the BT term is the only difference."""
+    from tfbt.runs.sweep import finished_run
     from tfbt.runs.train import TrainConfig, train
 
     runs = {}
     for name, alpha in (("sasrec", 0.0), ("btsr", BTSR_ALPHA)):
-        print(f"-- {name} (alpha {alpha:g}) -> {output / name}", flush=True)
-        runs[name] = train(TrainConfig(
+        config = TrainConfig(
             data=str(data_dir), output=str(output / name), model=name, alpha=alpha,
             max_len=MAX_LEN, hidden_dim=64, num_blocks=1, batch_size=size.train_batch_size,
             epochs=size.train_epochs, patience=size.train_epochs, learning_rate=5e-3,
-            seed=seed, bt_form=BT_FORM), verbose=2)
+            seed=seed, bt_form=BT_FORM)
+        runs[name] = None if overwrite else finished_run(config)
+        if runs[name] is None:
+            print(f"-- {name} (alpha {alpha:g}) -> {output / name}", flush=True)
+            runs[name] = train(config, overwrite=overwrite, verbose=2)
+        else:
+            print(f"-- {name}: reusing the finished run in {output / name}", flush=True)
     return runs
 
 
@@ -230,14 +246,14 @@ def run(args: argparse.Namespace) -> int:
     with _stage("Barlow Twins pretraining (CNN encoder, segment masking p=0.2)", "pretraining",
                 seconds):
         encoder, config, summary["pretraining"] = pretrain_encoder(
-            data_dir, output / "pretrain", size, args.seed)
+            data_dir, output / "pretrain", size, args.seed, args.overwrite)
     with _stage("linear probe: favourite genre from the frozen representation", "probe",
                 seconds):
         summary["favorite_genre_probe_accuracy"] = probe_genre(
             encoder, config, data.load_metadata(data_dir), args.seed)
     with _stage(f"next-item training: SASRec and BT-SR (alpha {BTSR_ALPHA:g})", "training",
                 seconds):
-        runs = train_recommenders(data_dir, output / "train", size, args.seed)
+        runs = train_recommenders(data_dir, output / "train", size, args.seed, args.overwrite)
         summary["training"] = {name: {
             "alpha": run["config"]["alpha"], "epochs_run": run["epochs_run"],
             "best_epoch": run["best_epoch"], "train_time_s": run["train_time_s"],

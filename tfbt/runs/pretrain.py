@@ -15,14 +15,13 @@ from pathlib import Path
 
 import keras
 
-from tfbt import data
+from tfbt import cli_types, data
+from tfbt.data.augment import SequenceAugmenter
+from tfbt.layers import ProjectorMLP
+from tfbt.layers.encoders import build_encoder
+from tfbt.models import BarlowTwinsPretrainer, encoder_model
 from tfbt.runs import environment, layout
 from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
-from tfbt.data.augment import SequenceAugmenter
-from tfbt.layers.encoders import build_encoder
-from tfbt.layers import ProjectorMLP
-from tfbt.models import BarlowTwinsPretrainer, encoder_model
-
 
 
 @dataclasses.dataclass
@@ -68,14 +67,25 @@ def build_pretrainer(config: PretrainConfig, metadata) -> BarlowTwinsPretrainer:
     return model
 
 
-def pretrain(config: PretrainConfig, *, callbacks=(), verbose="auto") -> tuple[keras.Model, dict]:
+def pretrain(config: PretrainConfig, *, overwrite: bool = False, callbacks=(),
+             verbose="auto") -> tuple[keras.Model, dict]:
     """Runs pretraining; returns the encoder model and the training history.
 
-    The encoder is saved to ``output/encoder.keras``. A run interrupted before the end resumes
-    from its last finished epoch when called again with the same ``output``.
+    The encoder is saved to ``output/encoder.keras``. The folder follows ``layout.run_folder``:
+    a finished run there is refused unless ``overwrite``; a run interrupted before the end
+    resumes from its last finished epoch when called again with the same config; a run that
+    fails removes what it created.
     """
+    with layout.run_folder(config.output, dataclasses.asdict(config),
+                           finished=(layout.ENCODER_FILE,), overwrite=overwrite):
+        return _pretrain(config, callbacks=callbacks, verbose=verbose)
+
+
+def _pretrain(config: PretrainConfig, *, callbacks, verbose) -> tuple[keras.Model, dict]:
+    """``pretrain`` in a prepared run folder."""
     output = Path(config.output)
     metadata = data.load_metadata(config.data)
+    metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
     if metadata.num_users < config.batch_size:
         raise ValueError(f"{config.data} has {metadata.num_users} users, fewer than one batch "
                          f"of {config.batch_size}; lower --batch-size")
@@ -115,7 +125,12 @@ def _key_value(text: str) -> tuple[str, object]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = PretrainConfig(data="", output="")
     parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
-    parser.add_argument("--output", required=True, help="run folder (resumes if it exists)")
+    parser.add_argument("--output", required=True,
+                        help="run folder: an unfinished run there resumes if started with the "
+                        "same arguments; a finished one is refused unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run (or start an unfinished one afresh); "
+                        "files of your own in the folder are kept")
     parser.add_argument("--encoder", choices=("cnn", "sasrec"), default=defaults.encoder)
     parser.add_argument("--encoder-arg", action="append", type=_key_value, default=[],
                         metavar="KEY=VALUE", help="encoder constructor argument (JSON value), "
@@ -123,18 +138,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", default=defaults.augment,
                         help="augmentations: name[:ratio][@probability], comma separated "
                         "(random_mask, segment_mask, permute, crop)")
-    parser.add_argument("--max-len", type=int, default=defaults.max_len)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--lambd", type=float, default=defaults.lambd,
+    parser.add_argument("--max-len", type=cli_types.positive_int, default=defaults.max_len)
+    parser.add_argument("--batch-size", type=cli_types.positive_int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=cli_types.positive_int, default=defaults.epochs)
+    parser.add_argument("--steps-per-epoch", type=cli_types.positive_int, default=None)
+    parser.add_argument("--learning-rate", type=cli_types.positive_float,
+                        default=defaults.learning_rate)
+    parser.add_argument("--lambd", type=cli_types.non_negative_float, default=defaults.lambd,
                         help="Barlow Twins weight (see --lambda-on)")
     parser.add_argument("--lambda-on", choices=("off_diagonal", "on_diagonal"),
                         default=defaults.lambda_on)
     parser.add_argument("--projector", default=",".join(map(str, defaults.projector)),
                         help="projector MLP widths, comma separated")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
 
@@ -148,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         projector=tuple(int(u) for u in args.projector.split(",")), seed=args.seed,
         strategy=args.strategy, jit_compile=args.jit_compile)
     try:
-        pretrain(config)
+        pretrain(config, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt pretrain: error: {err}", file=sys.stderr)
         return 2

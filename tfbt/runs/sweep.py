@@ -11,7 +11,8 @@ Every run uses the same data, seed and settings; α = 0 is SASRec, α > 0 BT-SR.
 full ``tfbt train`` (early stopping on validation NDCG@10, test evaluated once) in
 ``OUTPUT/alpha_<α>/``; a run folder that already holds the finished results of the same settings
 is reused, so an interrupted sweep resumes run by run (and a separate SASRec run of the same
-settings copied to ``alpha_0`` serves as the α = 0 point). The sweep writes
+settings copied to ``alpha_0`` serves as the α = 0 point); a finished run of other settings is
+refused unless ``--overwrite``, which retrains every α. The sweep writes
 ``sweep.json`` (one row per α: valid/test NDCG@10, HR@10, coverage@10, effective rank, long-tail
 share, epochs, wall time) and ``sweep.png`` (NDCG@10 against coverage@10 with the points labelled
 by α, and effective rank against α).
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbt.runs import callbacks, environment, layout
+from tfbt import cli_types
+from tfbt.runs import layout
 from tfbt.runs.train import TrainConfig, add_common_arguments, config_from_args, train
 
 SWEEP_FILE = "sweep.json"
@@ -60,8 +62,11 @@ def finished_run(config: TrainConfig) -> dict | None:
     return results if done == wanted else None
 
 
-def sweep(config: TrainConfig, alphas: Sequence[float], *, verbose="auto") -> dict:
+def sweep(config: TrainConfig, alphas: Sequence[float], *, overwrite: bool = False,
+          verbose="auto") -> dict:
     """Trains one run per α (``config``'s model and alpha are replaced) and tabulates them.
+
+    A finished run of the same settings is reused unless ``overwrite`` (which retrains it).
 
     Returns the table written to ``config.output/sweep.json``:
     ``{"protocol", "seed", "data", "rows": [{"alpha", "valid": {...}, "test": {...},
@@ -75,10 +80,10 @@ def sweep(config: TrainConfig, alphas: Sequence[float], *, verbose="auto") -> di
     for alpha in sorted(alphas):
         run = dataclasses.replace(config, model="sasrec" if alpha == 0 else "btsr", alpha=alpha,
                                   output=str(run_folder(output, alpha)))
-        results = finished_run(run)
+        results = None if overwrite else finished_run(run)
         if results is None:
             print(f"sweep-alpha: alpha={alpha:g} -> {run.output}", flush=True)
-            results = train(run, verbose=verbose)
+            results = train(run, overwrite=overwrite, verbose=verbose)
         else:
             print(f"sweep-alpha: alpha={alpha:g}: reusing the finished run in {run.output}",
                   flush=True)
@@ -243,10 +248,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _alphas(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+    return [cli_types.non_negative_float(part) for part in text.split(",") if part.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -271,7 +273,8 @@ def _value(value) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         seeds = {"seeds": args.seeds} if args.seeds else {}
-        table = (sweep_seeds if seeds else sweep)(config_from_args(args), args.alphas, **seeds)
+        table = (sweep_seeds if seeds else sweep)(config_from_args(args), args.alphas,
+                                                  overwrite=args.overwrite, **seeds)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt sweep-alpha: error: {err}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import keras
 
-from tfbt import data
+from tfbt import cli_types, data
 from tfbt.runs import environment, layout, preset
 from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
 from tfbt.data import btsr_pairs as twins
@@ -283,16 +283,29 @@ class FullRankingEarlyStopping(keras.callbacks.Callback):
             self.model.load_weights(self.weights_path)
 
 
-def train(config: TrainConfig, *, callbacks=(), verbose="auto") -> dict:
+def train(config: TrainConfig, *, overwrite: bool = False, callbacks=(),
+          verbose="auto") -> dict:
     """Trains, selects the epoch by validation, evaluates the test split; returns the results.
 
     The results dict is also written to ``output/results.json`` and the model to
-    ``output/model.keras``.
+    ``output/model.keras``. The folder follows ``layout.run_folder``: a finished run there is
+    refused unless ``overwrite``, an unfinished one resumes only with the same config, and a
+    run that fails removes what it created.
     """
     started = time.time()
     config = config.resolved()
+    with layout.run_folder(config.output, dataclasses.asdict(config),
+                           finished=(layout.MODEL_FILE, layout.RESULTS_FILE),
+                           overwrite=overwrite) as resume:
+        return _train(config, resume=resume, started=started, callbacks=callbacks,
+                      verbose=verbose)
+
+
+def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verbose) -> dict:
+    """``train`` in a prepared run folder (``resume``: continue its ``backup/``)."""
     output = Path(config.output)
     metadata = data.load_metadata(config.data)
+    metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
     environment.set_seed(config.seed)
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
     counts = data.item_counts(config.data, metadata=metadata,
@@ -303,8 +316,7 @@ def train(config: TrainConfig, *, callbacks=(), verbose="auto") -> dict:
     validation = evaluation_dataset(config, metadata, "valid")
     early_stopping = FullRankingEarlyStopping(
         validation, num_items=metadata.num_items, state_dir=output, every=config.eval_every,
-        patience=config.patience, monitor=config.monitor,
-        resume=(output / layout.BACKUP_DIR).is_dir())
+        patience=config.patience, monitor=config.monitor, resume=resume)
     history = model.fit(
         training_dataset(config, metadata), epochs=config.epochs, verbose=verbose, shuffle=False,
         callbacks=[early_stopping, *run_callbacks(output), *callbacks])
@@ -346,32 +358,43 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``tfbt train`` and ``tfbt sweep-alpha`` (all but model/alpha)."""
     defaults = TrainConfig(data="", output="")
     parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
-    parser.add_argument("--output", required=True, help="run folder (resumes if it exists)")
+    parser.add_argument("--output", required=True,
+                        help="run folder: an unfinished run there resumes if started with the "
+                        "same arguments; a finished one is refused unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run (or start an unfinished one afresh); "
+                        "files of your own in the folder are kept")
     parser.add_argument("--loss", choices=LOSSES, default=defaults.loss,
                         help="next-item loss: full softmax, sampled softmax or Scalable CE")
-    parser.add_argument("--num-negatives", type=int, default=defaults.num_negatives,
+    parser.add_argument("--num-negatives", type=cli_types.positive_int,
+                        default=defaults.num_negatives,
                         help="sampled softmax with --sampler uniform: negatives per step")
     parser.add_argument("--sampler", choices=SAMPLERS, default=defaults.sampler,
                         help="sampled softmax negatives (in_batch is log-Q corrected)")
-    parser.add_argument("--num-buckets", type=int, default=defaults.num_buckets, help="SCE n_b")
-    parser.add_argument("--bucket-size-x", type=int, default=defaults.bucket_size_x,
+    parser.add_argument("--num-buckets", type=cli_types.positive_int,
+                        default=defaults.num_buckets, help="SCE n_b")
+    parser.add_argument("--bucket-size-x", type=cli_types.positive_int,
+                        default=defaults.bucket_size_x,
                         help="SCE b_x: output positions per bucket")
-    parser.add_argument("--bucket-size-y", type=int, default=defaults.bucket_size_y,
+    parser.add_argument("--bucket-size-y", type=cli_types.positive_int,
+                        default=defaults.bucket_size_y,
                         help="SCE b_y: items per bucket")
-    parser.add_argument("--max-len", type=int, default=defaults.max_len)
-    parser.add_argument("--hidden-dim", type=int, default=defaults.hidden_dim)
-    parser.add_argument("--num-blocks", type=int, default=defaults.num_blocks)
-    parser.add_argument("--num-heads", type=int, default=defaults.num_heads)
-    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+    parser.add_argument("--max-len", type=cli_types.positive_int, default=defaults.max_len)
+    parser.add_argument("--hidden-dim", type=cli_types.positive_int, default=defaults.hidden_dim)
+    parser.add_argument("--num-blocks", type=cli_types.positive_int, default=defaults.num_blocks)
+    parser.add_argument("--num-heads", type=cli_types.positive_int, default=defaults.num_heads)
+    parser.add_argument("--dropout", type=cli_types.fraction, default=defaults.dropout,
                         help="0.2 for MovieLens, 0.5 for sparse Amazon data")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="at most")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--eval-every", type=int, default=defaults.eval_every,
+    parser.add_argument("--batch-size", type=cli_types.positive_int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=cli_types.positive_int,
+                        default=defaults.epochs, help="at most")
+    parser.add_argument("--learning-rate", type=cli_types.positive_float,
+                        default=defaults.learning_rate)
+    parser.add_argument("--eval-every", type=cli_types.positive_int, default=defaults.eval_every,
                         help="epochs between full-ranking validations")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
+    parser.add_argument("--patience", type=cli_types.positive_int, default=defaults.patience,
                         help="validations without improvement before stopping")
-    parser.add_argument("--lambd", type=float, default=defaults.lambd,
+    parser.add_argument("--lambd", type=cli_types.non_negative_float, default=defaults.lambd,
                         help="Barlow Twins off-diagonal weight (their lmd_sem; default "
                         + ", ".join(f"{f} {v:g}" for f, v in DEFAULT_LAMBD.items()) + ")")
     parser.add_argument("--lambda-on", choices=LAMBDA_PLACEMENTS, default=defaults.lambda_on,
@@ -385,34 +408,39 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-twin", choices=twins.NO_TWIN, default=defaults.no_twin,
                         help="a user without a twin: self = paired with itself (views differ "
                         "by dropout; authors), skip = no BT term")
-    parser.add_argument("--dropout-pair-weight", type=float,
+    parser.add_argument("--dropout-pair-weight", type=cli_types.non_negative_float,
                         default=defaults.dropout_pair_weight,
                         help="weight of an extra BT term between two dropout passes of every "
                         "sequence (their Kindle setting; 0 = off)")
-    parser.add_argument("--adam-beta2", type=float, default=defaults.adam_beta2,
+    parser.add_argument("--adam-beta2", type=cli_types.fraction, default=defaults.adam_beta2,
                         help="Adam beta_2 (the BT-SR code uses 0.98)")
     parser.add_argument("--split", choices=splits.PROTOCOLS, default=defaults.split,
                         help="leave-one-out, or temporal (the BT-SR authors': a global time "
                         "cut; needs a dataset built with timestamps)")
-    parser.add_argument("--split-quantile", type=float, default=defaults.split_quantile,
+    parser.add_argument("--split-quantile", type=cli_types.fraction,
+                        default=defaults.split_quantile,
                         help="--split temporal: the cut is this quantile of all timestamps")
-    parser.add_argument("--min-item-count", type=int, default=defaults.min_item_count,
+    parser.add_argument("--min-item-count", type=cli_types.non_negative_int,
+                        default=defaults.min_item_count,
                         help="--split temporal: items with fewer interactions are removed")
-    parser.add_argument("--min-user-count", type=int, default=defaults.min_user_count,
+    parser.add_argument("--min-user-count", type=cli_types.non_negative_int,
+                        default=defaults.min_user_count,
                         help="--split temporal: then users with fewer interactions")
     parser.add_argument("--temporal-train-users", choices=splits.TEMPORAL_TRAIN_USERS,
                         default=defaults.temporal_train_users,
                         help="--split temporal: non-test = only users without after-cut "
                         "interactions train (authors' code); all = every user before the cut")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--ce-chunk-rows", type=int, default=defaults.ce_chunk_rows,
                         help="--loss full: positions per chunk of the softmax (0 = all at once)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile steps with XLA (static shapes: slower on CPU)")
-    parser.add_argument("--length-chunks", type=int, default=defaults.length_chunks,
+    parser.add_argument("--length-chunks", type=cli_types.non_negative_int,
+                        default=defaults.length_chunks,
                         help="encode each batch as this many length-sorted chunks")
-    parser.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
+    parser.add_argument("--eval-batch-size", type=cli_types.positive_int,
+                        default=defaults.eval_batch_size)
     parser.add_argument("--preset", default=None,
                         help="named settings (" + ", ".join(preset.preset_names()) + ", or a "
                         ".json file; see tfbt/runs/presets/); flags given explicitly override it")
@@ -438,7 +466,7 @@ def config_from_args(args: argparse.Namespace, **overrides) -> TrainConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, default="sasrec",
                         help="sasrec (alpha 0) or btsr (CE + alpha * Barlow Twins)")
-    parser.add_argument("--alpha", type=float, default=None,
+    parser.add_argument("--alpha", type=cli_types.non_negative_float, default=None,
                         help="BT weight for btsr (default " + ", ".join(
                             f"{f} {v:g}" for f, v in DEFAULT_BTSR_ALPHA.items()) + ")")
     add_common_arguments(parser)
@@ -456,7 +484,7 @@ def summary(results: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
-        results = train(config)
+        results = train(config, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt train: error: {err}", file=sys.stderr)
         return 2
