@@ -1,6 +1,7 @@
 """`tfbt train` and `tfbt sweep-alpha` end to end on a tiny synthetic dataset."""
 
 import argparse
+import dataclasses
 import json
 
 import keras
@@ -76,6 +77,15 @@ def test_sweep_over_seeds_reports_mean_std_and_spectra_and_resumes(tiny, tmp_pat
     assert (tmp_path / "sweep" / "seed_4" / "alpha_0.2" / "spectrum.json").is_file()
     # Everything is finished: a second call trains nothing and gives the same table.
     assert sweep.sweep_seeds(config, [0, 0.2], seeds=[3, 4], verbose=0) == table
+    # A run made before a setting existed counts when the setting is asked at its default.
+    results_file = tmp_path / "sweep" / "seed_3" / "alpha_0.2" / layout.RESULTS_FILE
+    results = json.loads(results_file.read_text())
+    del results["config"]["min_user_count"]
+    results_file.write_text(json.dumps(results))
+    run = train.TrainConfig(**{**dataclasses.asdict(config), "model": "btsr", "alpha": 0.2,
+                               "seed": 3, "output": str(results_file.parent)})
+    assert sweep.finished_run(run) is not None
+    assert sweep.finished_run(dataclasses.replace(run, min_user_count=3)) is None
     args = parse(sweep, ["--data", "d", "--output", "o", "--seeds", "0,1,2"])
     assert args.seeds == [0, 1, 2] and args.alphas == list(sweep.DEFAULT_ALPHAS)
 

@@ -56,6 +56,11 @@ def finished_run(config: TrainConfig) -> dict | None:
     wanted = dataclasses.asdict(config.resolved())
     done = dict(results.get("config", {}))
     ignored = ("output",) if wanted["alpha"] > 0 else ("output", *BT_ONLY)
+    # A setting added to TrainConfig after a run was made, asked at its default, is what that
+    # run did: the run still counts.
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    done.update({key: wanted[key] for key in wanted.keys() - done.keys()
+                 if key in defaults and wanted[key] == defaults[key]})
     for key in ignored:
         wanted.pop(key)
         done.pop(key, None)
@@ -125,7 +130,7 @@ def plot(table: dict, path: Path, split: str = "test") -> None:
     right.set_xlabel("α")
     right.set_ylabel("effective rank of user embeddings")
     right.set_title("spectrum flatness")
-    figure.suptitle("BT-SR α sweep (full ranking, seen items removed, leave-one-out)")
+    figure.suptitle(f"BT-SR α sweep: {table['protocol']}"[:110], fontsize=9)
     figure.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     figure.savefig(tmp, dpi=120)
