@@ -23,6 +23,7 @@ from tfbt import cli
     (["build", "--num-shards", "0"], "argument --num-shards: expected an integer >= 1, got '0'"),
     (["build", "--min-user-interactions", "-5"], "argument --min-user-interactions: expected "
                                                  "an integer >= 0, got '-5'"),
+    (["recommend", "-k", "0"], "argument -k/--k: expected an integer >= 1, got '0'"),
 ])
 def test_bad_numeric_flags_are_refused_naming_the_flag(tmp_path, capsys, argv, message):
     output = tmp_path / "out"

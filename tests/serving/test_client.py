@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,16 +149,12 @@ def test_batch_mode_writes_one_json_line_per_user(exports, vocab, tmp_path, caps
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--items", " , "], "no items given"),
-    (["--items", "1", "-k", "0"], "-k must be >= 1"),
     (["--batch", "{empty}"], "empty batch file"),
-    (["--batch", "{blank}"], "blank.txt:2: no items on this line"),
     (["--batch", "{missing}"], "cannot read the batch file"),
 ])
 def test_bad_input_exits_2(exports, tmp_path, capsys, argv, message):
     (tmp_path / "empty.txt").write_text("")
-    (tmp_path / "blank.txt").write_text("1,2\n\n3\n")
-    paths = {name: str(tmp_path / f"{name}.txt") for name in ("empty", "blank", "missing")}
+    paths = {name: str(tmp_path / f"{name}.txt") for name in ("empty", "missing")}
     argv = ["--model", str(exports / "sasrec" / "1")] + [a.format(**paths) for a in argv]
     code, out, err = recommend_cli(argv, capsys)
     assert code == 2 and out == "" and message in err
@@ -183,3 +180,59 @@ def test_runs_with_tensorflow_alone(exports, vocab):
                             timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'recommendations': [{'rank': 1" in result.stdout
+
+
+def test_batch_file_with_bytes_that_are_not_utf8_names_line_and_byte(tmp_path):
+    path = tmp_path / "users.txt"
+    path.write_bytes(b"1,2\n3 \xe94\n")
+    with pytest.raises(recommend.UsageError, match=r"users.txt:2: byte 6 \(b'\\xe9'\) is not "
+                                                   r"UTF-8"):
+        recommend.read_batch(path)
+    path.write_bytes("\ufeff1,2\n3 4\n".encode())
+    assert recommend.read_batch(path) == [["1", "2"], ["3", "4"]]
+
+
+def test_empty_history_gets_the_signatures_popular_fallback(exports, served, dataset, capsys):
+    counts = data.item_counts(dataset, split="test")
+    top = np.argsort(-counts[1:], kind="stable")[:3] + 1
+    vocab = schema.read_vocab(dataset)
+    out = served(items=tf.constant([[""], ["never-seen"]]), k=tf.constant(3))
+    assert list(out["num_known"].numpy()) == [0, 0]  # how a client tells the fallback
+    for row in range(2):
+        assert list(out["item_ids"][row].numpy().astype(str)) == [vocab[i - 1] for i in top]
+        assert list(out["scores"][row].numpy()) == [counts[i] for i in top]
+    model = str(exports / "sasrec" / "1")
+    code, out, err = recommend_cli(["--model", model, "--items", "", "--fallback-popular",
+                                    "-k", "3", "--json"], capsys)
+    result = json.loads(out)
+    assert code == 0 and result["fallback"] == "popular" and result["items"] == []
+    assert [r["item"] for r in result["recommendations"]] == [vocab[i - 1] for i in top]
+    code, out, err = recommend_cli(["--model", model, "--items", " , "], capsys)
+    assert code == 1 and out == "" and "no items (an empty history); use --fallback-popular" in err
+
+
+def test_blank_batch_line_is_an_empty_history_not_a_bad_file(exports, vocab, tmp_path, capsys):
+    batch = tmp_path / "users.txt"
+    batch.write_text(f"{vocab[0]},{vocab[1]}\n\n{vocab[2]}\n")
+    model = str(exports / "sasrec" / "1")
+    code, out, _ = recommend_cli(["--model", model, "--batch", str(batch), "-k", "2"], capsys)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(lines) == 3
+    assert [len(line.get("recommendations", [])) for line in lines] == [2, 0, 2]
+    assert lines[1]["items"] == [] and "empty history" in lines[1]["error"]
+    code, out, _ = recommend_cli(["--model", model, "--batch", str(batch), "-k", "2",
+                                  "--fallback-popular"], capsys)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and lines[1]["fallback"] == "popular"
+    assert len(lines[1]["recommendations"]) == 2
+
+
+def test_truncated_variables_say_the_export_is_damaged(exports, tmp_path, capsys):
+    damaged = tmp_path / "damaged" / "1"
+    shutil.copytree(exports / "sasrec" / "1", damaged)
+    (variables,) = (damaged / "variables").glob("variables.data-*")
+    variables.write_bytes(variables.read_bytes()[:variables.stat().st_size // 2])
+    code, out, err = recommend_cli(["--model", str(damaged), "--items", "1"], capsys)
+    assert code == 2 and out == ""
+    assert f"tfbt recommend: error: {damaged}: the export is damaged" in err
+    assert "export the model again" in err and "Traceback" not in err

@@ -2,13 +2,14 @@
 
 Loads a ``tfbt export --kind recommender`` SavedModel with plain TensorFlow
 (``tf.saved_model.load``; no Keras, no model code) and calls its ``recommend_k`` signature, so it
-answers exactly what TF Serving would. Titles come from the export's ``items.tsv`` asset, the
-popularity fallback from its ``item_counts.tsv``.
+answers exactly what TF Serving would, the popularity fallback included. Titles come from the
+export's ``items.tsv`` asset.
 
 Items are raw ids (as in the source data), chronological, comma- or space-separated. Ids the
-model does not know are ignored (and reported); a user with no known item gets an error (exit
-code 1), or the most popular items with ``--fallback-popular``. No items at all is a usage error
-(exit code 2). ``--batch FILE`` reads one user per line and writes one JSON line per user.
+model does not know are ignored (and reported); a user with no known item, or no item at all
+(``--items ""``, a blank line of a batch file), gets an error (exit code 1), or with
+``--fallback-popular`` the signature's fallback: the most popular training items.
+``--batch FILE`` reads one user per line and writes one JSON line per user.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import re
 import sys
 from pathlib import Path
 
+from tfbt import cli_types
 from tfbt.serving.format import (
-    COUNTS_ASSET,
     METADATA_ASSET,
     RECOMMEND_K,
     TITLES_ASSET,
@@ -40,34 +41,33 @@ def parse_items(text: str) -> list[str]:
 
 
 def read_batch(path) -> list[list[str]]:
-    """One user per line; a blank line or an empty file is a ``UsageError`` naming the line."""
+    """One user per line (a blank line: a user with no items); an empty file or bytes that are
+    not UTF-8 are a ``UsageError`` naming the line."""
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_bytes().splitlines(keepends=True)
     except OSError as err:
         raise UsageError(f"{path}: cannot read the batch file ({err.strerror})") from err
-    users = []
-    for number, line in enumerate(lines, 1):
-        items = parse_items(line)
-        if not items:
-            raise UsageError(f"{path}:{number}: no items on this line (expected one user per "
-                             f"line: raw item ids separated by commas or spaces)")
-        users.append(items)
+    users, offset = [], 0
+    for number, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise UsageError(f"{path}:{number}: byte {offset + err.start} "
+                             f"({raw[err.start:err.end]!r}) is not UTF-8; the batch file must "
+                             f"be UTF-8 text") from None
+        offset += len(raw)
+        users.append(parse_items(line))
     if not users:
         raise UsageError(f"{path}: empty batch file (expected one user per line)")
     return users
 
 
 def check_request(users: list[list[str]], k: int) -> None:
-    """Raises ``UsageError`` for ``k < 1`` or a user without items."""
+    """Raises ``UsageError`` for ``k < 1`` or no users."""
     if k < 1:
         raise UsageError(f"-k must be >= 1; got {k}")
-    if not users or any(not items for items in users):
-        raise UsageError("no items given: pass raw item ids with --items or --batch")
-
-
-def _table(path: Path) -> list[list[str]]:
-    """Rows of a TSV asset without its header."""
-    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+    if not users:
+        raise UsageError("no users given: pass raw item ids with --items or --batch")
 
 
 class Recommender:
@@ -94,8 +94,9 @@ class Recommender:
         self.info = json.loads((assets / METADATA_ASSET).read_text())
         try:
             self.model = tf.saved_model.load(str(path))
-        except (OSError, ValueError, tf.errors.OpError) as err:
-            raise UsageError(f"{path}: cannot load the SavedModel ({err})") from err
+        except Exception as err:  # a truncated variables file fails in many ways (IndexError...)
+            raise UsageError(f"{path}: the export is damaged, its SavedModel cannot be loaded "
+                             f"({type(err).__name__}: {err}); export the model again") from None
         if RECOMMEND_K not in self.model.signatures:
             raise UsageError(f"{path} is a {self.info.get('kind')} export without the "
                              f"{RECOMMEND_K} signature; export a recommender (`tfbt export "
@@ -105,8 +106,6 @@ class Recommender:
         self.titles = {}
         if (assets / TITLES_ASSET).is_file():
             self.titles = read_catalog(assets / TITLES_ASSET, len(vocabulary)).title_by_raw_id()
-        counts = [(row[1], int(row[2])) for row in _table(assets / COUNTS_ASSET)]
-        self.popular = sorted(counts, key=lambda pair: -pair[1])  # stable: index order on ties
 
     def _entry(self, rank: int, item: str, score: float) -> dict:
         entry = {"rank": rank, "item": item, "score": round(float(score), 6)}
@@ -121,8 +120,8 @@ class Recommender:
         Returns one dict per user: ``items`` (the input), ``unknown`` (ids the model ignored),
         ``recommendations`` (``[{"rank", "item", "score", "title"?}]``, the user's own items
         excluded) and ``fallback`` (``"popular"`` when no item was known and
-        ``fallback_popular``: the most popular items, scored by interaction count), or
-        ``error`` when no item was known.
+        ``fallback_popular``: the signature's fallback, the most popular training items scored
+        by interaction count), or ``error`` when no item was known.
         """
         import tensorflow as tf
 
@@ -137,20 +136,19 @@ class Recommender:
             for row, user in enumerate(chunk):
                 result = {"items": user,
                           "unknown": [item for item in user if item not in self.vocabulary]}
-                if known[row] > 0:  # "" marks slots beyond the items left to recommend
-                    result["recommendations"] = [
-                        self._entry(rank, item, score)
-                        for rank, (item, score) in enumerate(zip(ids[row], scores[row]), 1)
-                        if item]
-                elif fallback_popular:
+                if known[row] == 0 and not fallback_popular:
+                    result["error"] = (
+                        (f"none of the {len(user)} items is in the model's catalogue of "
+                         f"{len(self.vocabulary)} items" if user else "no items (an empty "
+                         "history)") + "; use --fallback-popular to get the most popular items")
+                    results.append(result)
+                    continue
+                if known[row] == 0:  # the signature answered with its popularity fallback
                     result["fallback"] = "popular"
-                    result["recommendations"] = [
-                        self._entry(rank, item, count)
-                        for rank, (item, count) in enumerate(self.popular[:k], 1)]
-                else:
-                    result["error"] = (f"none of the {len(user)} items is in the model's "
-                                       f"catalogue of {len(self.vocabulary)} items; use "
-                                       f"--fallback-popular to get the most popular items")
+                result["recommendations"] = [  # "" marks slots beyond the items left
+                    self._entry(rank, item, score)
+                    for rank, (item, score) in enumerate(zip(ids[row], scores[row]), 1)
+                    if item]
                 results.append(result)
         return results
 
@@ -177,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--batch", metavar="FILE",
                         help="one user per line (raw ids separated by commas or spaces); "
                              "writes one JSON line per user")
-    parser.add_argument("-k", "--k", type=int, default=10,
+    parser.add_argument("-k", "--k", type=cli_types.positive_int, default=10,
                         help="number of recommendations (default: %(default)s)")
     parser.add_argument("--fallback-popular", action="store_true",
                         help="recommend the most popular items to a user with no known item "

@@ -10,6 +10,12 @@ Signatures (inputs and outputs by key):
   encoder export: ``embedding`` float ``[B, D]``, ``num_known`` int32 ``[B]``; recommender
   export: ``item_ids`` string ``[B, K]``, ``scores`` float ``[B, K]``, ``num_known``.
 * ``recommend_k`` (recommender only): ``items`` and ``k`` int32 scalar -> as above with K = k.
+
+A recommender answers a user with no known item (an empty or all-unknown history) with an
+explicit fallback rather than arbitrary ids: the ``K`` most popular training items (the counts in
+``item_counts.tsv``), scored by their interaction counts, with ``num_known = 0`` so that a client
+can tell the fallback from a personal answer (``tfbt recommend`` reports it as an error unless
+``--fallback-popular``).
 """
 
 SERVING_DEFAULT = "serving_default"

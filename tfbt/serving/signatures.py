@@ -15,6 +15,8 @@ Signatures (``B`` users, ``L`` any width, ``D`` the representation size):
   with the export's default ``K``, and ``recommend_k(items, k: int32 [])`` -> the same with
   ``min(k, num_items)`` columns. Scores are ``user · item`` over the whole catalogue, best first,
   the user's own items excluded; slots beyond the items left to recommend hold ``""``/``-inf``.
+  A user with no known item (an empty or all-unknown history, ``num_known = 0``) gets the
+  explicit fallback: the most popular training items, scored by their interaction counts.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ class RecommenderModel(RawIdModel):
         super().__init__(source)
         self.k = min(int(k), self.num_items)
         self._item_table = source.item_table
+        # The fallback for a user with no known item: training interactions per item, float32
+        # [N] (the counts of the export's item_counts.tsv).
+        counts = data.item_counts(source.data_dir, metadata=source.metadata, split="test")
+        self.popularity = tf.constant(counts[1:self.num_items + 1], tf.float32)
         self.item_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
             self.vocabulary, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string,
             tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
@@ -110,6 +116,8 @@ class RecommenderModel(RawIdModel):
         own = tf.stack([known.value_rowids(), known.values - 1], axis=1)      # [P, 2]
         scores = tf.tensor_scatter_nd_update(
             scores, own, tf.fill(tf.shape(own)[:1], float("-inf")))
+        nothing_known = tf.equal(known.row_lengths(), 0)[:, None]             # [B, 1]
+        scores = tf.where(nothing_known, self.popularity[None, :], scores)   # popular fallback
         top_scores, top = tf.math.top_k(scores, k=k)                          # [B, k]
         line = tf.where(tf.math.is_inf(top_scores), tf.constant(-1, tf.int64),
                         tf.cast(top, tf.int64))                               # -1 -> ""
