@@ -24,6 +24,10 @@ from tfbt import cli
     (["build", "--min-user-interactions", "-5"], "argument --min-user-interactions: expected "
                                                  "an integer >= 0, got '-5'"),
     (["recommend", "-k", "0"], "argument -k/--k: expected an integer >= 1, got '0'"),
+    (["export", "--version", "0"], "argument --version: expected an integer >= 1, got '0'"),
+    (["demo", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+    (["train-dual-encoder", "--temperature", "0"], "argument --temperature: expected a number "
+                                                   "> 0, got '0'"),
 ])
 def test_bad_numeric_flags_are_refused_naming_the_flag(tmp_path, capsys, argv, message):
     output = tmp_path / "out"

@@ -17,6 +17,8 @@ import shlex
 import time
 from pathlib import Path
 
+from tfbt import cli_types
+
 
 @dataclasses.dataclass(frozen=True)
 class DemoSize:
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="tfbt-demo", help="folder for every demo artefact")
     parser.add_argument("--size", choices=sorted(DEMO_SIZES), default="full",
                         help="'small' runs in about a minute (used by CI); 'full' in under 5")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=cli_types.non_negative_int, default=0)
     parser.add_argument("--overwrite", action="store_true",
                         help="rebuild the synthetic dataset and retrain (by default a rerun "
                         "reuses the dataset and the finished runs of the same settings)")

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from tfbt import cli_types
+
 
 @dataclasses.dataclass
 class DualEncoderConfig:
@@ -137,32 +139,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder; a finished one is refused unless --overwrite")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run (files of your own in the folder are kept)")
-    parser.add_argument("--max-len", type=int, default=defaults.max_len,
+    parser.add_argument("--max-len", type=cli_types.positive_int, default=defaults.max_len,
                         help="the most recent items that form the query")
-    parser.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim,
+    parser.add_argument("--embedding-dim", type=cli_types.positive_int,
+                        default=defaults.embedding_dim,
                         help="query tower item embedding size")
-    parser.add_argument("--filters", type=int, default=defaults.filters,
+    parser.add_argument("--filters", type=cli_types.positive_int, default=defaults.filters,
                         help="query tower Conv1D filters (= the representation size)")
     parser.add_argument("--pooling", default=defaults.pooling,
                         help="query tower pooling over real positions: mean, max or last")
-    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+    parser.add_argument("--dropout", type=cli_types.fraction, default=defaults.dropout,
                         help="query tower dropout")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+    parser.add_argument("--epochs", type=cli_types.positive_int, default=defaults.epochs,
                         help="passes over the users (one pair per user per pass)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+    parser.add_argument("--batch-size", type=cli_types.positive_int, default=defaults.batch_size,
                         help="pairs per batch: 1 positive + batch_size - 1 in-batch negatives")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+    parser.add_argument("--learning-rate", type=cli_types.positive_float,
+                        default=defaults.learning_rate,
                         help="Adam learning rate")
     parser.add_argument("--pairing", default=defaults.pairing,
                         help="random: a fresh cut point per user and epoch; last: the whole "
                              "prefix and its last next item")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature,
+    parser.add_argument("--temperature", type=cli_types.positive_float,
+                        default=defaults.temperature,
                         help="softmax temperature (none = 1)")
     parser.add_argument("--sampling-correction", action="store_true",
                         help="logQ-correct the in-batch softmax with training frequencies")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
+    parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed,
                         help="weights, shuffling and cut points")
-    parser.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size,
+    parser.add_argument("--eval-batch-size", type=cli_types.positive_int,
+                        default=defaults.eval_batch_size,
                         help="users per full-ranking batch")
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import tensorflow as tf
 
 import tfbt
-from tfbt import data
+from tfbt import cli_types, data
 from tfbt.models.sequential import SequentialRecommender
 from tfbt.runs import layout
 from tfbt.serving.check import ExportVerificationError, sample_calls, verify
@@ -305,10 +305,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "(SASRec / BT-SR) or a `tfbt train-dual-encoder` run; a BT encoder (pretrain) run "
              "has no item scorer")
     parser.add_argument("--name", required=True, help="model name (the folder under --root)")
-    parser.add_argument("--version", type=int, default=None,
+    parser.add_argument("--version", type=cli_types.positive_int, default=None,
                         help="version folder (default: one above the highest existing)")
     parser.add_argument("--root", default=DEFAULT_ROOT, help="export root (default: %(default)s)")
-    parser.add_argument("--k", "-k", type=int, default=10,
+    parser.add_argument("--k", "-k", type=cli_types.positive_int, default=10,
                         help="recommender: number of recommendations of serving_default (the "
                              "recommend_k signature takes k as an input; default: %(default)s)")
     parser.add_argument("--data", default=None,
