@@ -181,6 +181,7 @@ def make_dataset(
     deterministic: bool | None = None,
     metadata: Metadata | None = None,
     temporal: splits.TemporalOptions | None = None,
+    users: Sequence[int] | None = None,
 ) -> tf.data.Dataset:
     """Builds the input pipeline for one task.
 
@@ -202,6 +203,8 @@ def make_dataset(
       deterministic: force (or relax) deterministic element order; defaults to
         ``seed is not None``.
       metadata: pass an already loaded ``Metadata`` to skip re-reading it.
+      users: keep only these user ids (``1..num_users``), e.g. a fraction of the training
+        users (``tfbt train --train-fraction``); none: every user. Leave-one-out only.
       temporal: ``splits.TemporalOptions`` for the temporal protocol (needs timestamps; no
         labels); ``None`` = leave-one-out.
 
@@ -226,6 +229,8 @@ def make_dataset(
     if deterministic is None:
         deterministic = seed is not None
     if temporal is not None:
+        if users is not None:
+            raise ValueError("users: a user subset is for the leave-one-out protocol only")
         if labels:
             raise ValueError(f"labels {list(labels)}: the temporal protocol has no user labels "
                              f"(use leave-one-out)")
@@ -249,6 +254,9 @@ def make_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
+    num_records = meta.num_users
+    if users is not None:
+        records, num_records = _only_users(records, users, meta), len(set(users))
     if shuffle:
         records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -268,10 +276,24 @@ def make_dataset(
     elif not repeat:  # one record per user: Keras then shows "7/7", not "1/Unknown", and
         # does not warn that the input "ran out of data" at the end of the first epoch
         batches = batches.apply(tf.data.experimental.assert_cardinality(
-            meta.num_users // batch_size if drop_remainder else -(-meta.num_users // batch_size)))
+            num_records // batch_size if drop_remainder else -(-num_records // batch_size)))
     options = tf.data.Options()
     options.deterministic = deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _only_users(records: tf.data.Dataset, users: Sequence[int], meta: Metadata):
+    """The serialized records of ``users`` (ids 1..num_users) only."""
+    users = np.asarray(users, np.int64)
+    if users.size and (users.min() < 1 or users.max() > meta.num_users):
+        raise ValueError(f"users must be ids in 1..{meta.num_users}, got "
+                         f"{users.min()}..{users.max()}")
+    wanted = np.zeros(meta.num_users + 1, bool)
+    wanted[users] = True
+    wanted = tf.constant(wanted)
+    spec = {schema.USER_ID: tf.io.FixedLenFeature([], tf.int64)}
+    return records.filter(
+        lambda record: tf.gather(wanted, tf.io.parse_single_example(record, spec)[schema.USER_ID]))
 
 
 def item_counts(data_dir: str | os.PathLike, *, metadata: Metadata | None = None,
