@@ -7,13 +7,14 @@ so building the parser (``tfbt --help``) stays fast.
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 
 from tfbt import cli_types
 
 # CLI flag -> reader keyword (passed only when given: most formats take none of them).
-READER_OPTIONS = ("user_col", "item_col", "time_col", "rating_col", "sep")
+READER_OPTIONS = ("user_col", "item_col", "time_col", "rating_col", "sep", "encoding")
 _SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "space": " ", "comma": ",", "pipe": "|"}
 
 
@@ -60,12 +61,24 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     beam.add_argument("--beam", action="store_true",
                       help="build with the Beam pipeline (same output as the local build)")
     beam.add_argument("--runner", default="DirectRunner", help="Beam runner (with --beam)")
-    reader = parser.add_argument_group("reader options (table format)")
+    reader = parser.add_argument_group("reader options (table format; --encoding: text formats)")
     reader.add_argument("--user-col", help="user id column")
     reader.add_argument("--item-col", help="item id column")
     reader.add_argument("--time-col", help="timestamp column (default: row order)")
     reader.add_argument("--rating-col", help="rating column")
     reader.add_argument("--sep", help="field separator (a character, or tab/space/comma/pipe)")
+    reader.add_argument("--encoding", type=_encoding,
+                        help="text encoding of a sequence-text, pair-text or table source "
+                             "(default utf-8; e.g. latin-1)")
+
+
+def _encoding(name: str) -> str:
+    """A text encoding Python knows, by its canonical name."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {name!r} (e.g. utf-8, "
+                                         f"latin-1, cp1252)") from None
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -158,8 +158,9 @@ def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, st
             except UnicodeDecodeError as err:
                 raise ReaderError(
                     f"{path} line {number}, byte {offset + err.start}: "
-                    f"{raw[err.start:err.end]!r} is not valid {encoding} text; convert the "
-                    f"file to {encoding} (e.g. iconv -f latin1 -t utf-8)") from None
+                    f"{raw[err.start:err.end]!r} is not valid {encoding} text; give the file's "
+                    f"encoding (tfbt build --encoding, e.g. latin-1, for sequence-text, "
+                    f"pair-text and table) or convert it to {encoding}") from None
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
             offset += len(raw)
@@ -529,8 +530,9 @@ def read_movielens_20m(path: str | Path) -> RawDataset:
 # Generic formats.
 
 
-def read_sequence_text(path: str | Path) -> RawDataset:
-    """One line per user, ``user item item ...`` in chronological order (Beauty.txt).
+def read_sequence_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
+    """One line per user, ``user item item ...`` in chronological order (Beauty.txt), in
+    ``encoding``.
 
     The source has no times or ratings: ``timestamp`` is the item's position in its line.
     """
@@ -538,7 +540,7 @@ def read_sequence_text(path: str | Path) -> RawDataset:
     _require_file(path)
     users, lengths, items = [], [], []
     first_line = {}
-    for number, line in decoded_lines(path):
+    for number, line in decoded_lines(path, encoding):
         if "\x00" in line:
             raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
                               f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
@@ -577,17 +579,18 @@ def _reject_header(path: Path, users: list[str], items: list[str], first_length:
                           f"({' '.join(first)!r}) while every other id is an integer; remove it")
 
 
-def read_pair_text(path: str | Path) -> RawDataset:
-    """One interaction per line, ``user item`` separated by whitespace, in chronological order.
+def read_pair_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
+    """One interaction per line, ``user item`` separated by whitespace, in chronological order,
+    in ``encoding``.
 
     ``timestamp`` is the interaction's position in the file.
     """
     path = Path(path)
     _require_file(path)
-    file = _TextFile(path, None)
+    file = _TextFile(path, None, encoding=encoding)
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c",
-                            quoting=csv.QUOTE_NONE)
+                            quoting=csv.QUOTE_NONE, encoding=encoding)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise file.locate_error(2, {}, "user item", err) from None
     if table.shape[1] != 2 or table.isna().any().any():
@@ -604,8 +607,8 @@ _PARQUET = (".parquet", ".pq")
 
 def read_table(path: str | Path, user_col: str = "user_id", item_col: str = "item_id",
                time_col: str | None = None, rating_col: str | None = None,
-               sep: str | None = None) -> RawDataset:
-    """A CSV/TSV (with header) or Parquet table with one interaction per row.
+               sep: str | None = None, encoding: str = "utf-8") -> RawDataset:
+    """A CSV/TSV (with header, in ``encoding``) or Parquet table with one interaction per row.
 
     Times may be unix seconds, datetimes or ISO-8601 strings; without ``time_col`` the row order
     is the chronology. Ratings may be empty (NaN) but not text.
@@ -624,7 +627,8 @@ def read_table(path: str | Path, user_col: str = "user_id", item_col: str = "ite
         def locate(row: int, message: str) -> ReaderError:
             return ReaderError(f"{path} row {row + 1}: {message}")
     elif suffix in _TABLE_SEPS or sep is not None:
-        file = _TextFile(path, sep or _TABLE_SEPS[suffix], header=True, quoted=True)
+        file = _TextFile(path, sep or _TABLE_SEPS[suffix], encoding=encoding, header=True,
+                         quoted=True)
         kinds = {c: None for c in wanted} | {user_col: "str", item_col: "str"}
         table = _read_columns(file, kinds, strict=False)
         locate = file.error_at

@@ -489,3 +489,15 @@ def test_item_ids_beyond_num_items_are_refused_where_the_shards_are_read(tmp_pat
                                                    r"rebuild the dataset"):
         read_records(out)
     assert cli.main(["--verify", str(out)]) == 0  # the bytes themselves are intact
+
+
+def test_cli_encoding_option_is_checked_and_passed_to_text_readers(tmp_path, capsys):
+    source = tmp_path / "seq.txt"
+    source.write_bytes("1 café thé\n2 thé\n".encode("latin-1"))
+    assert cli.main(["--format", "sequence-text", "--input", str(source), "--output",
+                     str(tmp_path / "d"), "--encoding", "latin-1", "--quiet"]) == 0
+    assert schema.read_vocab(tmp_path / "d") == ["café", "thé"]
+    with pytest.raises(SystemExit):
+        cli.main(["--format", "sequence-text", "--input", str(source), "--output",
+                  str(tmp_path / "e"), "--encoding", "klingon"])
+    assert "argument --encoding: unknown text encoding 'klingon'" in capsys.readouterr().err

@@ -423,3 +423,16 @@ def test_movielens_without_titles_says_what_is_lost(ml100k, capsys):
     assert raw.items is None
     assert (f"warning: {ml100k / 'u.item'} not found: items get no titles or genres, users no "
             f"favorite_genre label") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt, name, text", [
+    ("sequence-text", "seq.txt", "1 café thé\n2 thé\n"),
+    ("pair-text", "pairs.txt", "1 café\n1 thé\n2 thé\n"),
+    ("table", "log.csv", "user_id,item_id\n1,café\n1,thé\n2,thé\n"),
+])
+def test_latin1_sources_read_with_their_encoding(tmp_path, fmt, name, text):
+    path = _write(tmp_path / name, text, encoding="latin-1")
+    with pytest.raises(ReaderError, match="is not valid utf-8 text; give the file's encoding"):
+        read_source(fmt, path)
+    raw = read_source(fmt, path, encoding="latin-1")
+    assert raw.interactions["item"].tolist() == ["café", "thé", "thé"]
