@@ -28,6 +28,10 @@ from tfbt import cli
     (["demo", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
     (["train-dual-encoder", "--temperature", "0"], "argument --temperature: expected a number "
                                                    "> 0, got '0'"),
+    (["experiment", "liu2025", "--pretrain-epochs", "0"], "argument --pretrain-epochs: "
+                                                          "expected an integer >= 1, got '0'"),
+    (["experiment", "liu2025", "--head-lrs", "0.01,-1"], "argument --head-lrs: expected a "
+                                                         "number > 0, got '-1'"),
 ])
 def test_bad_numeric_flags_are_refused_naming_the_flag(tmp_path, capsys, argv, message):
     output = tmp_path / "out"

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from tfbt import downstream
+from tfbt import cli_types, downstream
 from tfbt.data.augment import parse_augmentations
 from tfbt.experiments.liu2025.config import MODES, TASKS, ExperimentConfig
 from tfbt.experiments.liu2025.experiment import run_experiment
@@ -65,33 +65,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"default: next_item and every label the dataset has ({', '.join(TASKS)})")
     add("--encoder-run", help="reuse this `tfbt pretrain` run folder as the main BT encoder "
         "({seed} in the path is replaced by each seed)")
-    add("--max-len", type=int, default=d.max_len)
-    add("--next-item-cuts", type=int, default=d.next_item_cuts,
+    add("--max-len", type=cli_types.positive_int, default=d.max_len)
+    add("--next-item-cuts", type=cli_types.positive_int, default=d.next_item_cuts,
         help="(prefix, next item) training pairs per labelled user")
-    add("--split-seed", type=int, default=d.split_seed,
+    add("--split-seed", type=cli_types.non_negative_int, default=d.split_seed,
         help="seed of the training/validation/test user split (fixed across seeds)")
     add("--pretrain-augment", type=_augment_spec, default=d.augment)
-    add("--pretrain-batch-size", type=int, default=d.batch_size)
-    add("--pretrain-lambd", type=float, default=d.lambd)
+    add("--pretrain-batch-size", type=cli_types.positive_int, default=d.batch_size)
+    add("--pretrain-lambd", type=cli_types.non_negative_float, default=d.lambd)
     add("--lambda-on", choices=("off_diagonal", "on_diagonal"), default=d.lambda_on)
-    add("--pretrain-epochs", type=int, default=d.pretrain_epochs)
-    add("--dual-epochs", type=int, default=d.dual_epochs)
-    add("--dual-learning-rate", type=float, default=d.dual_learning_rate)
+    add("--pretrain-epochs", type=cli_types.positive_int, default=d.pretrain_epochs)
+    add("--dual-epochs", type=cli_types.positive_int, default=d.dual_epochs)
+    add("--dual-learning-rate", type=cli_types.positive_float, default=d.dual_learning_rate)
     add("--augment", type=_augment_spec, action="append", default=[],
         help="ablation: one pretraining augmentation spec per flag, e.g. segment_mask:0.4")
-    add("--batch-sizes", type=_list(int), default=(), help="ablation: pretraining batch sizes")
-    add("--lambd", type=_list(float), default=(), help="ablation: Barlow Twins lambda values")
+    add("--batch-sizes", type=_list(cli_types.positive_int), default=(),
+        help="ablation: pretraining batch sizes")
+    add("--lambd", type=_list(cli_types.non_negative_float), default=(),
+        help="ablation: Barlow Twins lambda values")
     add("--ablation-modes", type=_list(str, MODES), default=d.ablation_modes)
     add("--ablation-fractions", type=_list(_fraction), default=None,
         help="label fractions of the ablation sections (default: --fractions)")
     add("--ablation-tasks", type=_list(str), default=None,
         help="tasks of the ablation sections (default: --tasks)")
-    add("--head-lrs", type=_list(float), default=f.head_learning_rates,
+    add("--head-lrs", type=_list(cli_types.positive_float), default=f.head_learning_rates,
         help="head learning rates tried on validation users")
-    add("--head-epochs", type=int, default=f.head_epochs)
-    add("--encoder-epochs", type=int, default=f.encoder_epochs)
-    add("--patience", type=int, default=f.patience)
-    add("--hidden-units", type=int, default=f.hidden_units, help="0 = a linear head")
+    add("--head-epochs", type=cli_types.positive_int, default=f.head_epochs)
+    add("--encoder-epochs", type=cli_types.positive_int, default=f.encoder_epochs)
+    add("--patience", type=cli_types.positive_int, default=f.patience)
+    add("--hidden-units", type=cli_types.non_negative_int, default=f.hidden_units,
+        help="0 = a linear head")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
