@@ -155,3 +155,35 @@ def test_default_tasks_are_next_item_and_every_label(synthetic, tmp_path):
     meta = data.load_metadata(synthetic)
     main, ablation = liu_config.validate(config, meta)
     assert main == ablation == ("next_item", "favorite_genre", "gender", "age", "occupation")
+
+
+def test_next_item_heads_are_columns_and_the_report_answers_the_questions(synthetic, tmp_path):
+    fit = downstream.FitConfig(probe="lbfgs", lbfgs_iterations=20, encoder_epochs=1,
+                               patience=1, min_steps_per_epoch=1, head_l2s=(1e-2, 0.0))
+    config = _config(synthetic, tmp_path, tasks=("next_item", "gender"), fractions=(1.0,),
+                     modes=("bt_frozen", "bt_finetuned", "dual_encoder_frozen"),
+                     next_item_heads=("dense", "item-embeddings"), fit=fit)
+    payload = liu2025.run_experiment(config, log=lambda message: None)
+    columns = {(c["task"], c["mode"]) for c in payload["cells"] if c["section"] == "main"}
+    assert columns == {("gender", "bt_frozen"), ("gender", "bt_finetuned"),
+                       ("gender", "dual_encoder_frozen"), *(
+                           ("next_item", f"{mode}{head}") for head in ("", "/item-embeddings")
+                           for mode in ("bt_frozen", "bt_finetuned", "dual_encoder_frozen"))}
+    frozen = [c for c in payload["cells"] if c["mode"] == "bt_frozen"]
+    assert all(c["l2"] in (1e-2, 0.0) and c["seconds"] >= 0 for c in frozen)
+    report = (tmp_path / "results.md").read_text()
+    assert "| gender / accuracy | 100% | majority " in report
+    assert "| next_item / recall@10 | 100% | item-embeddings |" in report
+    for title in ("Against the trivial baseline", "Frozen vs fine-tuned",
+                  "BT frozen vs dual encoder frozen", "Where the time goes"):
+        assert title in report
+    assert set(payload["stages"]) == {"dual encoder seed 0",
+                                      "BT encoder segment_mask-0.2_b100_l0.0051 seed 0",
+                                      "BT features segment_mask-0.2_b100_l0.0051 seed 0"}
+    assert "| cells: bt_finetuned/item-embeddings | 1 |" in report
+
+
+def test_unknown_next_item_head_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        _parse(["liu2025", "--data", "d", "--output", "o", "--next-item-head", "mlp"])
+    assert "unknown ['mlp']" in capsys.readouterr().err

@@ -95,13 +95,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--patience", type=cli_types.positive_int, default=f.patience)
     add("--hidden-units", type=cli_types.non_negative_int, default=f.hidden_units,
         help="0 = a linear head")
+    add("--head-l2s", type=_list(float), default=f.head_l2s,
+        help="L2 penalties of the head tried on validation users, strongest first")
+    add("--probe", choices=downstream.PROBES, default=f.probe,
+        help="frozen heads: adam (learning-rate grid, early stopping) or lbfgs (the standard "
+             "linear probe: L-BFGS logistic regression to convergence)")
+    add("--next-item-head", type=_list(str, downstream.NEXT_ITEM_HEADS),
+        default=d.next_item_heads,
+        help="next-item heads, each its own column: dense (one output per item) and/or "
+             "item-embeddings (scored against the representation's item embeddings)")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     fit = dataclasses.replace(
         downstream.FitConfig(), head_learning_rates=args.head_lrs, head_epochs=args.head_epochs,
         encoder_epochs=args.encoder_epochs, patience=args.patience,
-        hidden_units=args.hidden_units)
+        hidden_units=args.hidden_units, head_l2s=args.head_l2s, probe=args.probe)
     return ExperimentConfig(
         data=args.data, output=args.output, seeds=args.seeds, fractions=args.fractions,
         modes=args.modes, tasks=args.tasks, max_len=args.max_len,
@@ -113,7 +122,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         augment_ablation=tuple(args.augment), batch_size_ablation=args.batch_sizes,
         lambd_ablation=args.lambd, ablation_modes=args.ablation_modes,
         ablation_fractions=args.ablation_fractions, ablation_tasks=args.ablation_tasks,
-        fit=fit)
+        next_item_heads=args.next_item_head, fit=fit)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,9 @@ class ExperimentConfig:
 
     ``tasks=None`` runs next-item plus every known label the dataset has. ``augment``,
     ``batch_size`` and ``lambd`` (with ``pretrain_epochs`` etc.) define the main BT encoder;
-    ``*_ablation`` list the values each ablation section compares.
+    ``*_ablation`` list the values each ablation section compares. ``next_item_heads``: the
+    next-item heads of the frozen and fine-tuned modes (``tfbt.downstream.NEXT_ITEM_HEADS``);
+    each one is its own column, ``mode`` for ``dense`` and ``mode/item-embeddings`` otherwise.
     """
 
     data: str
@@ -53,6 +55,7 @@ class ExperimentConfig:
     ablation_modes: tuple[str, ...] = ("bt_frozen",)
     ablation_fractions: tuple[float, ...] | None = None
     ablation_tasks: tuple[str, ...] | None = None
+    next_item_heads: tuple[str, ...] = ("dense",)
     fit: downstream.FitConfig = dataclasses.field(default_factory=downstream.FitConfig)
 
 
@@ -67,6 +70,10 @@ def validate(config: ExperimentConfig, metadata) -> tuple[tuple[str, ...], tuple
                              f"of {', '.join(allowed)}")
     if not config.seeds or not config.fractions:
         raise ValueError("seeds and fractions must not be empty")
+    unknown = sorted(set(config.next_item_heads) - set(downstream.NEXT_ITEM_HEADS))
+    if unknown or not config.next_item_heads:
+        raise ValueError(f"next-item heads: unknown or empty {unknown or []}; expected some of "
+                         f"{', '.join(downstream.NEXT_ITEM_HEADS)}")
     for fraction in (*config.fractions, *(config.ablation_fractions or ())):
         if not 0 < fraction <= 1:
             raise ValueError(f"label fraction {fraction} is not in (0, 1]")
@@ -86,6 +93,22 @@ def validate(config: ExperimentConfig, metadata) -> tuple[tuple[str, ...], tuple
         chosen.append(tuple(tasks) if tasks else None)
     main = chosen[0] or tuple(task for task in TASKS if task in available)
     return main, chosen[1] or main
+
+
+def task_modes(config: ExperimentConfig, task: str, modes) -> list[str]:
+    """The result columns of ``modes`` for ``task``: next-item frozen and fine-tuned modes once
+    per head of ``config.next_item_heads`` (``scratch`` always has the dense head)."""
+    if task != downstream.NEXT_ITEM:
+        return list(modes)
+    return [mode if head == "dense" else f"{mode}/{head}" for mode in modes
+            for head in config.next_item_heads if head == "dense" or mode != "scratch"]
+
+
+def split_mode(mode: str) -> tuple[str, str]:
+    """``"bt_frozen/item-embeddings"`` -> ``("bt_frozen", "item-embeddings")``; a plain mode
+    has the ``dense`` head."""
+    base, _, head = mode.partition("/")
+    return base, head or "dense"
 
 
 # ---------------------------------------------------------------------------------------------

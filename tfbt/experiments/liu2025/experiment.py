@@ -9,6 +9,12 @@ protocol of ``tfbt.downstream``:
 * ``scratch``: the same encoder architecture, randomly initialised, trained with the head;
 * ``dual_encoder_frozen``: the same head on the dual encoder's frozen query-tower outputs.
 
+Every head starts at the trivial baseline (the log class prior, the item popularity) and its
+L2 penalty is chosen on validation users. Next-item heads: ``dense`` (one output per item) and
+``item-embeddings`` (``--next-item-head``: a projection of the user representation scored
+against the representation's own item embeddings, the BT encoder's or the dual encoder's
+candidate tower's), each its own column.
+
 Reference rows that use no downstream labels: ``most_popular`` and ``dual_encoder_retrieval``
 (the dual encoder's own dot-product scores) for next-item, the majority class of the training
 pool for classification. Ablations (``--augment``, ``--batch-sizes``, ``--lambd``) pretrain one
@@ -39,7 +45,9 @@ from tfbt.experiments.liu2025.config import (
     ROLES,
     ExperimentConfig,
     Variant,
+    split_mode,
     summarize,
+    task_modes,
     validate,
     variants,
 )
@@ -115,12 +123,23 @@ def _check_same_settings(path: Path, settings: dict):
 
 
 class Results:
-    """``results.json``'s cells, keyed for resuming, written atomically after every change."""
+    """``results.json``'s cells, keyed for resuming, written atomically after every change;
+    ``stages``: seconds of each encoder stage (pretraining or loading, features), the first
+    time it ran."""
 
     def __init__(self, path: Path, config: ExperimentConfig):
         self.path, self.config = path, config
-        self.cells = json.loads(path.read_text())["cells"] if path.is_file() else []
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        self.cells, self.stages = saved.get("cells", []), saved.get("stages", {})
         self.done = {self._key(cell) for cell in self.cells}
+
+    def timed(self, stage: str, work):
+        """``work()``, its wall time recorded under ``stage`` unless already there."""
+        start = time.time()
+        value = work()
+        self.stages.setdefault(stage, round(time.time() - start, 2))
+        self.save()
+        return value
 
     @staticmethod
     def _key(cell):
@@ -152,7 +171,8 @@ class Results:
 
     def save(self):
         layout.write_json(self.path, {"config": dataclasses.asdict(self.config),
-                                        "cells": self.cells, "summary": summarize(self.cells)})
+                                        "cells": self.cells, "summary": summarize(self.cells),
+                                        "stages": self.stages})
 
 
 def _features(encoder, tasks):
@@ -170,7 +190,8 @@ def plan(config: ExperimentConfig, main_tasks, ablation_tasks) -> list[tuple]:
             for name in (main_tasks if main else ablation_tasks):
                 for fraction in (config.fractions if main
                                  else config.ablation_fractions or config.fractions):
-                    for mode in (config.modes if main else config.ablation_modes):
+                    for mode in task_modes(config, name, config.modes if main
+                                           else config.ablation_modes):
                         cells.append((variant, seed, name, fraction, mode))
     return cells
 
@@ -181,7 +202,8 @@ def _run_cells(config, tasks, users, pending, results, progress):
 
     def dual_encoder(seed):  # trained (or loaded) only when a pending cell needs it
         if ("dual", seed) not in cache:
-            cache[("dual", seed)] = dual_encoder_arrays(config, tasks, seed)
+            cache[("dual", seed)] = results.timed(
+                f"dual encoder seed {seed}", lambda: dual_encoder_arrays(config, tasks, seed))
         return cache[("dual", seed)]
 
     main = variants(config)[0]
@@ -193,36 +215,45 @@ def _run_cells(config, tasks, users, pending, results, progress):
         if not group:
             continue
         _references(config, tasks, users, lambda: dual_encoder(seed), seed, results)
-        encoder = bt_encoder(config, variant, seed)
-        features = _features(encoder, tasks)
+        encoder = results.timed(f"BT encoder {variant.slug} seed {seed}",
+                                lambda: bt_encoder(config, variant, seed))
+        features = results.timed(f"BT features {variant.slug} seed {seed}",
+                                 lambda: _features(encoder, tasks))
+        bt_items = downstream.item_embedding_table(encoder, users.num_items)
         for (name, fraction), cells in itertools.groupby(group, key=lambda c: c[2:4]):
-            task, probe = tasks[name], None
+            task, probes = tasks[name], {}
             labelled = task.labelled(fraction, seed)
-            for *_, mode in cells:
+            for *_, column in cells:
                 start = time.time()
-                if mode in ("bt_frozen", "bt_finetuned") and probe is None:
-                    probe = downstream.train_frozen(task, features[name], labelled, config.fit,
-                                                    seed=seed)
+                mode, head = split_mode(column)
+                fit = dataclasses.replace(config.fit, next_item_head=head)
+                if mode in ("bt_frozen", "bt_finetuned") and head not in probes:
+                    probes[head] = downstream.train_frozen(task, features[name], labelled, fit,
+                                                           seed=seed, item_embeddings=bt_items)
                 if mode == "bt_frozen":
-                    outcome = probe
+                    outcome = probes[head]
                 elif mode == "bt_finetuned":
-                    outcome = downstream.train_finetuned(task, encoder, probe, labelled,
-                                                         config.fit, seed=seed)
+                    outcome = downstream.train_finetuned(task, encoder, probes[head], labelled,
+                                                         fit, seed=seed)
                 elif mode == "scratch":
-                    outcome = downstream.train_scratch(task, encoder, labelled, config.fit,
-                                                       seed=seed)
+                    outcome = downstream.train_scratch(task, encoder, labelled, fit, seed=seed)
                 else:
-                    de = {role: dual_encoder(seed)[f"{name}/{role}"] for role in ROLES}
-                    outcome = downstream.train_frozen(task, de, labelled, config.fit, seed=seed)
-                results.add(variant.section, variant.name, name, mode, fraction, seed,
+                    arrays = dual_encoder(seed)
+                    de = {role: arrays[f"{name}/{role}"] for role in ROLES}
+                    outcome = downstream.train_frozen(
+                        task, de, labelled, fit, seed=seed,
+                        item_embeddings=arrays["item_embeddings"][1:users.num_items + 1])
+                results.add(variant.section, variant.name, name, column, fraction, seed,
                             outcome.test, learning_rate=outcome.learning_rate,
-                            epochs=outcome.epochs, num_train=outcome.num_train,
-                            valid_score=outcome.valid_score)
+                            l2=outcome.l2, epochs=outcome.epochs, num_train=outcome.num_train,
+                            valid_score=outcome.valid_score,
+                            seconds=round(time.time() - start, 2))
                 progress(f"seed {seed} {variant.section}/{variant.name} {name} "
-                         f"{fraction:.0%} {mode}: " + ", ".join(
+                         f"{fraction * 100:g}% {column}: " + ", ".join(
                              f"{k}={v:.4f}" for k, v in outcome.test.items())
-                         + f" (lr {outcome.learning_rate:g}, {outcome.epochs} epochs, "
-                         f"{outcome.num_train} examples, {time.time() - start:.1f}s)")
+                         + f" (lr {outcome.learning_rate:g}, l2 {outcome.l2:g}, "
+                         f"{outcome.epochs} epochs, {outcome.num_train} examples, "
+                         f"{time.time() - start:.1f}s)")
 
 
 def _key(cell):
@@ -291,11 +322,11 @@ def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
         done = sum(results.has(*_key(c)) for c in cells)
         log(f"[{done}/{len(cells)} cells, {time.time() - start:.0f}s] {message}")
         if done % 20 == 0:
-            write_report(output, results.cells, config)
+            write_report(output, results.cells, config, results.stages)
 
     _run_cells(config, tasks, users, pending, results, progress)
     results.save()
-    write_report(output, results.cells, config)
+    write_report(output, results.cells, config, results.stages)
     return json.loads((output / "results.json").read_text())
 
 

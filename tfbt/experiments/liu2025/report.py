@@ -18,6 +18,7 @@ from tfbt.experiments.liu2025.config import (
     MODES,
     TASKS,
     ExperimentConfig,
+    split_mode,
     summarize,
     variants,
 )
@@ -30,8 +31,10 @@ def _cell(entries):
     return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
 
 
-def write_report(output: Path, cells: list[dict], config: ExperimentConfig) -> None:
-    """``results.md`` (one table per section) and one PNG per section."""
+def write_report(output: Path, cells: list[dict], config: ExperimentConfig,
+                 stages: dict | None = None) -> None:
+    """``results.md`` (one table per section, then where the time went) and one PNG per
+    section. ``stages``: seconds per encoder stage (``Results.stages``)."""
     summary = summarize(cells)
     seeds = sorted({c["seed"] for c in cells})
     lines = [f"# Liu et al. (2025) transfer experiment on `{config.data}`", "",
@@ -59,15 +62,112 @@ def write_report(output: Path, cells: list[dict], config: ExperimentConfig) -> N
             values = [_cell([s for s in rows if (s["task"], s["metric"], s["fraction"],
                                                  s["variant"], s["mode"]) ==
                              (task, metric, fraction, v, m)]) for v, m in columns]
-            label = "–" if fraction is None else f"{fraction:.0%}"
+            label = "–" if fraction is None else f"{fraction * 100:g}%"
             lines.append(f"| {task} / {metric} | {label} | " + " | ".join(values) + " |")
         lines.append("")
+        if section == "main":
+            lines += _comparisons(rows, [s for s in summary if s["section"] == "reference"])
         if section != "reference":
             references = [s for s in summary if s["section"] == "reference"]
             _plot(output / f"{section}.png", rows, columns, names, title, references)
+    lines += _timing(cells, stages or {})
     tmp = output / "results.md.tmp"
     tmp.write_text("\n".join(lines))
     os.replace(tmp, output / "results.md")
+
+
+def _comparisons(main, references) -> list[str]:
+    """The main grid's questions on each task's primary metric, per label fraction: every
+    column against the trivial baseline, frozen vs fine-tuned (per next-item head), and BT
+    frozen vs dual encoder frozen. "within noise" = the difference is at most the larger of the
+    two seed standard deviations."""
+    def entry(task, mode, fraction):
+        found = [s for s in main if (s["task"], s["metric"], s["mode"], s["fraction"]) ==
+                 (task, _primary(task), mode, fraction)]
+        return found[0] if found else None
+
+    keys = sorted({(s["task"], s["fraction"]) for s in main},
+                  key=lambda k: (_task_order(k[0]), k[1]))
+    modes = sorted({s["mode"] for s in main}, key=lambda m: _column_order(None, "main",
+                                                                          ("main", m)))
+    lines = ["### Against the trivial baseline (primary metric, mean difference; ▼ = below by "
+             "more than the seed std)", "",
+             "| task / metric | fraction | baseline | " + " | ".join(modes) + " |",
+             "|---|---|---|" + "---|" * len(modes)]
+    for task, fraction in keys:
+        base = [r for r in references if (r["task"], r["metric"]) == (task, _primary(task))
+                and r["mode"] in ("majority", "most_popular")]
+        if not base:
+            continue
+        cells = []
+        for mode in modes:
+            got = entry(task, mode, fraction)
+            delta = None if got is None else got["mean"] - base[0]["mean"]
+            cells.append("–" if delta is None else f"{delta:+.3f}" + (
+                " ▼" if delta < -max(got["std"], base[0]["std"]) else ""))
+        lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
+                     f"{base[0]['mode']} {base[0]['mean']:.3f} | " + " | ".join(cells) + " |")
+    lines += ["", "### Frozen vs fine-tuned (LP-FT), per label fraction", "",
+              "| task / metric | fraction | head | frozen | fine-tuned | winner |",
+              "|---|---|---|---|---|---|"]
+    for task, fraction in keys:
+        for head in ("", "/item-embeddings"):
+            frozen, tuned = (entry(task, f"{m}{head}", fraction)
+                             for m in ("bt_frozen", "bt_finetuned"))
+            if frozen and tuned:
+                lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
+                             f"{head[1:] or 'dense'} | {_cell([frozen])} | {_cell([tuned])} | "
+                             f"{_winner(frozen, tuned, 'frozen', 'fine-tuned')} |")
+    lines += ["", "### BT frozen vs dual encoder frozen (relative gain of BT)", "",
+              "| task / metric | fraction | head | BT frozen | dual encoder frozen | gain |",
+              "|---|---|---|---|---|---|"]
+    for task, fraction in keys:
+        for head in ("", "/item-embeddings"):
+            bt, de = (entry(task, f"{m}{head}", fraction)
+                      for m in ("bt_frozen", "dual_encoder_frozen"))
+            if bt and de:
+                gain = (f"{(bt['mean'] - de['mean']) / de['mean']:+.0%}" if de["mean"]
+                        else "–")
+                lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
+                             f"{head[1:] or 'dense'} | {_cell([bt])} | {_cell([de])} | "
+                             f"{gain} ({_winner(bt, de, 'BT', 'dual encoder')}) |")
+    return lines + [""]
+
+
+def _timing(cells, stages) -> list[str]:
+    """Seconds per encoder stage and per column (the sum over its cells), largest first."""
+    per_cell = {}
+    for cell in cells:
+        if "seconds" in cell and cell["section"] != "reference":
+            key = (cell["section"], cell["variant"], cell["task"], cell["mode"],
+                   cell["fraction"], cell["seed"])
+            per_cell[key] = cell["seconds"]
+    per_mode = {}
+    for key, seconds in per_cell.items():
+        per_mode[key[3]] = per_mode.get(key[3], 0.0) + seconds
+    rows = [(f"stage: {name}", seconds, 1) for name, seconds in stages.items()]
+    rows += [(f"cells: {mode}", seconds, sum(k[3] == mode for k in per_cell))
+             for mode, seconds in per_mode.items()]
+    if not rows:
+        return []
+    total = sum(seconds for _, seconds, _ in rows)
+    lines = ["## Where the time goes", "",
+             "Wall-clock seconds (a stage loaded from a cache shows the loading time).", "",
+             "| what | runs | seconds | share |", "|---|---|---|---|"]
+    for name, seconds, runs in sorted(rows, key=lambda row: -row[1]):
+        lines.append(f"| {name} | {runs} | {seconds:.0f} | {seconds / total:.0%} |")
+    return lines + [f"| total | | {total:.0f} | |", ""]
+
+
+def _winner(first, second, first_name, second_name):
+    difference = second["mean"] - first["mean"]
+    if abs(difference) <= max(first["std"], second["std"]):
+        return "within noise"
+    return second_name if difference > 0 else first_name
+
+
+def _primary(task):
+    return "recall@10" if task == downstream.NEXT_ITEM else "accuracy"
 
 
 def _task_order(task):
@@ -76,8 +176,9 @@ def _task_order(task):
 
 def _column_order(config, section, column):
     variant, mode = column
-    mode_rank = MODES.index(mode) if mode in MODES else len(MODES)
-    names = [v.name for v in variants(config) if v.section == section]
+    base, head = split_mode(mode)
+    mode_rank = (MODES.index(base) if base in MODES else len(MODES), head)
+    names = [v.name for v in variants(config) if v.section == section] if config else []
     return (names.index(variant) if variant in names else len(names), mode_rank, mode)
 
 
@@ -92,7 +193,7 @@ def _plot(path: Path, rows, columns, names, title, references):
     tasks = sorted({s["task"] for s in rows}, key=_task_order)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        metric = "recall@10" if task == downstream.NEXT_ITEM else "accuracy"
+        metric = _primary(task)
         for (variant, mode), name in zip(columns, names):
             points = sorted((s["fraction"], s["mean"], s["std"]) for s in rows
                             if (s["task"], s["metric"], s["variant"], s["mode"]) ==
