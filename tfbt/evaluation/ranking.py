@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -75,12 +76,13 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
       ``effective_rank``, and the optional keys above. Every value is a Python number except
       ``user_embeddings``.
     """
-    variable = item_embeddings if isinstance(item_embeddings, tf.Variable) else None
+    variable = (item_embeddings if isinstance(item_embeddings, (tf.Variable, keras.Variable))
+                else None)
     table = variable if variable is not None else tf.convert_to_tensor(item_embeddings)
     _item_table(table, num_items, "item_embeddings")
-    if table.shape.rank != 2:
+    if len(table.shape) != 2:
         raise ValueError(f"item_embeddings: expected [num_items + 1 or + 2, dim], "
-                         f"got shape {table.shape}")
+                         f"got shape {tuple(table.shape)}")
     dim = table.shape[-1]
     if item_chunk_size is not None and (isinstance(item_chunk_size, bool) or not isinstance(
             item_chunk_size, (int, np.integer)) or item_chunk_size < 1):
@@ -99,8 +101,9 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
         return tf.matmul(users, catalogue, transpose_b=True), users
 
     # A model's table is a variable: the same encoder and variable reuse the traced step (no
-    # retracing at every validation of a training run).
-    cache_key = None if variable is None else (user_encoder, variable.ref(), item_chunk_size)
+    # retracing at every validation of a training run). The cached step's closure holds the
+    # variable, so its id cannot be reused by another one while the step is cached.
+    cache_key = None if variable is None else (user_encoder, id(variable), item_chunk_size)
     results, users = _evaluate(score, dataset, num_items=num_items, ks=ks,
                                filter_seen=filter_seen, item_counts=item_counts,
                                item_genres=item_genres, progress=progress, required=("items",),
