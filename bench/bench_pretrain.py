@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 from bench_pipeline import dataset_for
+from op_profile import top_ops
 
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
@@ -57,11 +58,16 @@ def measure(data_dir: Path, encoder: str, batch_size: int, jit: bool, args) -> d
         model.build((None, args.max_len))
         results[name] = timed_epoch(model, dataset, args.steps)
     sequences = args.steps * batch_size
+    profile = None
+    if args.profile_dir is not None:  # the last model (cached batch): compute only
+        profile = top_ops(lambda: model.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0),
+                          Path(args.profile_dir) / f"{encoder}_{batch_size}_{int(jit)}")
     return {
         "encoder": encoder, "batch_size": batch_size, "xla": jit,
         "sequences_per_second": round(sequences / results["pipeline"], 1),
         "sequences_per_second_cached": round(sequences / results["cached_batch"], 1),
         "input_wait_share": round(max(0.0, 1 - results["cached_batch"] / results["pipeline"]), 3),
+        **({"top_ops": profile} if profile is not None else {}),
     }
 
 
@@ -74,6 +80,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-len", type=int, default=200)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--profile-dir", default=None,
+                        help="also profile 3 cached-batch steps per run; top ops in the JSON")
     args = parser.parse_args(argv)
     data_dir = dataset_for(Path(args.work), 50_000, 10_000, 100)
     gpus = tf.config.list_physical_devices("GPU")

@@ -6,7 +6,12 @@ import pytest
 import tensorflow as tf
 
 import tfbt  # noqa: F401  (before TensorFlow)
-from tfbt.layers.encoders import CNNEncoder, SASRecEncoder, build_encoder
+from tfbt.layers.encoders import (
+    CNNEncoder,
+    SASRecEncoder,
+    _conv1d_by_matmul,
+    build_encoder,
+)
 
 VOCAB = 12   # 10 items, 0 = padding, 11 = mask token
 MAX_LEN = 10
@@ -257,3 +262,21 @@ def test_build_encoder():
         build_encoder("cnn", VOCAB, MAX_LEN, num_blocks=2)
     with pytest.raises(ValueError, match="pooling"):
         build_encoder("cnn", VOCAB, MAX_LEN, pooling="sum")
+
+
+@pytest.mark.parametrize("padding", ["same", "causal"])
+@pytest.mark.parametrize("kernel_size,rate", [(3, 1), (3, 2), (2, 3), (4, 1)])
+def test_conv1d_by_matmul_equals_keras_conv1d(padding, kernel_size, rate):
+    """The CNN encoder's matmul convolution: Keras Conv1D's outputs and gradients."""
+    conv = keras.layers.Conv1D(5, kernel_size, dilation_rate=rate, padding=padding,
+                               activation="relu")
+    x = tf.constant(np.random.default_rng(kernel_size * rate).normal(size=(3, 11, 4)),
+                    tf.float32)
+    conv.build(x.shape)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        expected, got = conv(x), _conv1d_by_matmul(conv, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    for target in (x, conv.kernel):
+        np.testing.assert_allclose(tape.gradient(got, target), tape.gradient(expected, target),
+                                   rtol=1e-4, atol=1e-5)

@@ -183,3 +183,31 @@ def test_plain_fit_example_runs(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "user_encoder.keras").is_file()
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_length_chunks_give_the_same_loss_and_representations(pooling):
+    """Views encoded as 3 length-sorted, trimmed chunks: the same numbers as the whole padded
+    batch (inference mode: no dropout draws to differ)."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, MAX_LEN + 1, size=17)
+    items = np.zeros((17, MAX_LEN), np.int32)
+    for row, length in enumerate(lengths):
+        items[row, MAX_LEN - length:] = rng.integers(1, 51, size=length)
+
+    def pretrainer(length_chunks):
+        keras.utils.set_random_seed(0)
+        model = BarlowTwinsPretrainer(
+            CNNEncoder(52, embedding_dim=8, filters=8, pooling=pooling),
+            SequenceAugmenter("crop:0.6@0.5,segment_mask:0.2", mask_id=51), ProjectorMLP((8, 8)),
+            length_chunks=length_chunks)
+        model.build((None, MAX_LEN))
+        return model
+
+    whole, chunked = pretrainer(0), pretrainer(3)
+    seed = np.array([0, 7], np.int64)
+    _, expected = whole.compute_terms({"items": items}, seed, training=False)
+    _, got = chunked.compute_terms({"items": items}, seed, training=False)
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6)
+    assert chunked.get_config()["length_chunks"] == 3

@@ -135,7 +135,7 @@ class CNNEncoder(keras.layers.Layer):
         keep = ops.expand_dims(ops.cast(real, self.compute_dtype), -1)  # [B, L, 1]
         x = self.dropouts[0](self.item_embedding(items) * keep, training=training)
         for conv, dropout in zip(self.convs, self.dropouts[1:]):
-            x = dropout(conv(x), training=training) * keep          # [B, L, filters]
+            x = dropout(_conv1d_by_matmul(conv, x), training=training) * keep  # [B, L, filters]
         x = self._pool(x, real, keep)                              # [B, filters]
         return x if self.projection is None else self.projection(x)
 
@@ -303,6 +303,30 @@ class SASRecEncoder(keras.layers.Layer):
             "return_sequences": self.return_sequences,
         })
         return config
+
+
+def _conv1d_by_matmul(conv, x):
+    """``conv(x)`` for a built stride-1 ``keras.layers.Conv1D`` ("same" or "causal"), as a matmul.
+
+    A (dilated) convolution with kernel size k is k shifted copies of ``x [B, L, C]`` side by
+    side, ``[B, L, k·C]``, times the kernel reshaped to ``[k·C, F]``; zero padding as TF's
+    (``"same"``: (k - 1)·rate split with the smaller half on the left; ``"causal"``: all on the
+    left). On CPU, TensorFlow runs a dilated Conv1D as SpaceToBatch + Conv2D + BatchToSpace and
+    its gradients with the generic Conv2DBackpropFilter/Input kernels, about half of a CNN
+    pretraining step (``bench/bench_pretrain.py --profile-dir``); as a matmul the same
+    arithmetic runs as GEMMs. Same weights, so checkpoints are unaffected.
+    """
+    kernel_size, rate = conv.kernel_size[0], conv.dilation_rate[0]
+    span = (kernel_size - 1) * rate
+    left = span if conv.padding == "causal" else span // 2
+    length = ops.shape(x)[1]
+    padded = ops.pad(x, [[0, 0], [left, span - left], [0, 0]])
+    taps = ops.concatenate([padded[:, i * rate:i * rate + length] for i in range(kernel_size)],
+                           axis=-1)                                    # [B, L, k·C]
+    y = ops.matmul(taps, ops.cast(ops.reshape(conv.kernel, (-1, conv.filters)), taps.dtype))
+    if conv.use_bias:
+        y = y + ops.cast(conv.bias, y.dtype)
+    return conv.activation(y)
 
 
 def _last_query_block(block, x, attention_mask, training):

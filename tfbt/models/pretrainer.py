@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfbt.layers.projector import ProjectorMLP
 from tfbt.losses import LAMBDA_PLACEMENTS, barlow_twins_loss
 from tfbt.models.base import TfbtModel
+from tfbt.models.length_chunks import encode_in_length_chunks
 
 
 def normalized_std(representations):
@@ -47,6 +48,10 @@ class BarlowTwinsPretrainer(TfbtModel):
       lambd: weight of the Barlow Twins term chosen by ``lambda_on``.
       lambda_on: ``"off_diagonal"`` (Zbontar et al.) or ``"on_diagonal"`` (Liu et al.).
       seed: base seed of the augmentation stream.
+      length_chunks: encode the views as this many length-sorted chunks, each trimmed to its
+        longest row (``tfbt.models.length_chunks``; the encoders ignore left padding, so the
+        representations are the same, with dropout drawn per chunk); 0 encodes the whole padded
+        batch (static shapes, for XLA).
 
     Metrics: ``loss``, ``on_diag``, ``off_diag`` (unweighted terms) and ``embedding_std``
     (``normalized_std`` of the first view's representations; near 0 means collapse).
@@ -57,8 +62,11 @@ class BarlowTwinsPretrainer(TfbtModel):
     nested_layers = ("encoder", "augmenter", "projector")  # deserialised by from_config
 
     def __init__(self, encoder, augmenter, projector=None, lambd=0.0051,
-                 lambda_on="off_diagonal", seed=0, **kwargs):
+                 lambda_on="off_diagonal", seed=0, length_chunks=0, **kwargs):
         super().__init__(seed=seed, metric_names=METRICS, **kwargs)
+        if int(length_chunks) < 0:
+            raise ValueError(f"length_chunks must be >= 0; got {length_chunks}")
+        self.length_chunks = int(length_chunks)
         if lambda_on not in LAMBDA_PLACEMENTS:
             raise ValueError(f"lambda_on must be one of {LAMBDA_PLACEMENTS}, got {lambda_on!r}")
         self.encoder = encoder
@@ -90,7 +98,8 @@ class BarlowTwinsPretrainer(TfbtModel):
         seeds = tf.random.split(seed, 2)
         view1, view2 = self.augmenter(items, seeds[0]), self.augmenter(items, seeds[1])
         batch = tf.shape(items)[0]
-        representations = self.encoder(tf.concat([view1, view2], axis=0), training=training)
+        representations = encode_in_length_chunks(
+            self.encoder, tf.concat([view1, view2], axis=0), self.length_chunks, training=training)
         z1 = self.projector(representations[:batch], training=training)
         z2 = self.projector(representations[batch:], training=training)
         terms = barlow_twins_loss(z1, z2, self.lambd, lambda_on=self.lambda_on)
@@ -107,6 +116,7 @@ class BarlowTwinsPretrainer(TfbtModel):
             "projector": keras.saving.serialize_keras_object(self.projector),
             "lambd": self.lambd,
             "lambda_on": self.lambda_on,
+            "length_chunks": self.length_chunks,
         }
 
 

@@ -37,44 +37,13 @@ from tfbt.losses import (
 )
 from tfbt.losses.next_item import all_positions, real_positions
 from tfbt.models.base import TfbtModel
-from tfrecords_builder.schema import PAD_ID
+from tfbt.models.length_chunks import (
+    encode_in_length_chunks,
+    in_batch_order,
+    length_sorted_chunks,
+)
 
 METRICS = ("loss", "ce", "bt", "twin_rate", "bt_dropout")
-
-
-def length_sorted_chunks(items, num_chunks, *aligned):
-    """Cuts a left-padded batch into ``num_chunks`` chunks of rows of similar length.
-
-    Rows are sorted by length (stable) and cut into chunks of ``ceil(B / num_chunks)`` rows;
-    each chunk keeps only the last ``w`` columns, w its longest row (at least 1), so an encoder
-    that ignores left padding gives the same outputs with less work.
-
-    Args:
-      items: int ``[B, L]``, left-padded with ``PAD_ID``.
-      num_chunks: static int >= 1.
-      *aligned: ``[B, L]`` tensors cut the same way (e.g. the positives).
-    Returns:
-      ``order [B]`` (sorted row i is batch row ``order[i]``) and ``num_chunks`` tuples
-      ``(items [b, w], *aligned [b, w])``; a chunk may have 0 rows when B < num_chunks.
-    """
-    lengths = tf.reduce_sum(tf.cast(tf.not_equal(items, PAD_ID), tf.int32), axis=1)
-    order = tf.argsort(lengths, stable=True)
-    tensors = [tf.gather(t, order) for t in (items, *aligned)]
-    lengths = tf.gather(lengths, order)
-    rows = tf.shape(items)[0]
-    size = -(-rows // num_chunks)
-    chunks = []
-    for index in range(num_chunks):
-        start, stop = index * size, tf.minimum((index + 1) * size, rows)
-        # An empty chunk (fewer rows than chunks) has max -inf: width 1, zero rows.
-        width = tf.maximum(tf.reduce_max(lengths[start:stop]), 1)
-        chunks.append(tuple(t[start:stop, -width:] for t in tensors))
-    return order, chunks
-
-
-def in_batch_order(order, sorted_rows):
-    """Puts ``sorted_rows [B, ...]`` (in ``length_sorted_chunks`` order) back in batch order."""
-    return tf.gather(sorted_rows, tf.math.invert_permutation(order))
 
 
 @keras.saving.register_keras_serializable(package="tfbt")
@@ -153,12 +122,8 @@ class SequentialRecommender(TfbtModel):
         With ``length_chunks >= 1`` the rows are encoded in length-sorted chunks trimmed to
         their longest row (``length_sorted_chunks``): the same vectors, less padding.
         """
-        if self.length_chunks == 0:
-            return self.encoder(items, training=False, return_sequences=False)
-        order, chunks = length_sorted_chunks(items, self.length_chunks)
-        return in_batch_order(order, tf.concat(
-            [self.encoder(chunk, training=False, return_sequences=False) for chunk, in chunks],
-            axis=0))
+        return encode_in_length_chunks(self.encoder, items, self.length_chunks, training=False,
+                                       return_sequences=False)
 
     def call(self, inputs, training=False):
         items = inputs["items"] if isinstance(inputs, dict) else inputs

@@ -30,7 +30,8 @@ class PretrainConfig:
 
     ``encoder_args`` go to the encoder's constructor (``CNNEncoder`` / ``SASRecEncoder``).
     ``lambd``/``lambda_on``: see ``tfbt.losses.barlow_twins_loss``. ``augment`` uses the
-    grammar of ``tfbt.data.augment.parse_augmentations``.
+    grammar of ``tfbt.data.augment.parse_augmentations``. ``length_chunks``: see
+    ``BarlowTwinsPretrainer`` (forced to 0 with ``jit_compile``: static shapes).
     """
 
     data: str
@@ -49,6 +50,7 @@ class PretrainConfig:
     seed: int = 0
     strategy: str = "default"
     jit_compile: bool = False
+    length_chunks: int = 4
 
 
 def build_pretrainer(config: PretrainConfig, metadata) -> BarlowTwinsPretrainer:
@@ -61,7 +63,8 @@ def build_pretrainer(config: PretrainConfig, metadata) -> BarlowTwinsPretrainer:
         encoder,
         SequenceAugmenter(config.augment, mask_id=metadata.mask_id),
         ProjectorMLP(config.projector),
-        lambd=config.lambd, lambda_on=config.lambda_on, seed=config.seed)
+        lambd=config.lambd, lambda_on=config.lambda_on, seed=config.seed,
+        length_chunks=0 if config.jit_compile else config.length_chunks)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   jit_compile=config.jit_compile)
     return model
@@ -153,6 +156,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
+    parser.add_argument("--length-chunks", type=int, default=defaults.length_chunks,
+                        help="encode the views as this many length-sorted chunks (0 = whole)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         learning_rate=args.learning_rate, lambd=args.lambd, lambda_on=args.lambda_on,
         projector=tuple(int(u) for u in args.projector.split(",")), seed=args.seed,
-        strategy=args.strategy, jit_compile=args.jit_compile)
+        strategy=args.strategy, jit_compile=args.jit_compile,
+        length_chunks=args.length_chunks)
     try:
         pretrain(config, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
