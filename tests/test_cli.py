@@ -15,7 +15,7 @@ def _run_python(code: str, **env) -> subprocess.CompletedProcess:
                           timeout=300, env={**environment, **env})
 
 
-@pytest.mark.parametrize("command", ["recommend", "train-dual-encoder"])
+@pytest.mark.parametrize("command", ["train", "recommend", "train-dual-encoder"])
 def test_help_does_not_import_tensorflow(command):
     result = _run_python(
         "import sys\nfrom tfbt import cli\n"
@@ -32,10 +32,15 @@ def test_every_option_shows_its_default(command):
     sub = parser._subparsers._group_actions[0].choices[command]
     formatter = sub._get_formatter()
     for action in sub._actions:
-        if action.required or not action.option_strings or action.dest == "help":
+        if not action.option_strings or action.dest == "help":
             continue
-        text = formatter._expand_help(action)
-        assert "default" in text, f"tfbt {command} {action.option_strings[0]}: {text!r}"
+        option = f"tfbt {command} {action.option_strings[0]}"
+        text = formatter._expand_help(action) if action.help else ""  # what --help prints
+        if action.required:
+            assert "(default: None)" not in text, option
+        else:
+            assert "default" in text, f"{option}: {text!r}"
+            assert text.count("default:") <= 1, f"{option} says its default twice: {text!r}"
 
 
 def test_start_up_lines_are_dropped_and_other_lines_kept():

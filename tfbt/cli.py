@@ -49,14 +49,35 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, add_arguments, run, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text,
-                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                    formatter_class=DefaultsHelpFormatter)
         if name == chosen:
             if name not in WITHOUT_TENSORFLOW and not {"-h", "--help"} & set(argv):
                 startup.import_tensorflow()  # before the module, which may import it
             module = importlib.import_module(module_name)
             getattr(module, add_arguments)(sub)
+            _show_defaults(sub)
             sub.set_defaults(run=getattr(module, run))
     return parser
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Ends an option's help with "(default: X)" unless the help already speaks of its default;
+    required options have none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Gives every optional option without a help text one, so that its default shows
+    (argparse prints nothing, not even the default, for an option with no help)."""
+    for action in parser._actions:
+        if (action.option_strings and not action.help and not action.required
+                and action.default != argparse.SUPPRESS):
+            action.help = "default: %(default)s"
 
 
 def main(argv: list[str] | None = None) -> int:

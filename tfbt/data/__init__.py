@@ -8,18 +8,23 @@ pairs and the synthetic generator.
 * ``augment``: batched, seeded sequence augmentations for Barlow Twins views.
 * ``btsr_pairs``: BT-SR positive pairs (sequences that share their next item).
 * ``synthetic``: the embedded synthetic dataset with planted structure.
+
+The names below load TensorFlow on first use; ``tfbt.data.splits`` and ``tfbt.data.catalog``
+stay importable without it (the command line reads their constants for ``--help``).
 """
 
-from tfbt.data.pipeline import (
-           MODES,
-           SPLITS,
-           item_counts,
-           left_pad,
-           load_metadata,
-           make_dataset,
-           training_sequences,
-)
-from tfrecords_builder.records import Records, read_records
+import importlib
 
-__all__ = ["MODES", "SPLITS", "Records", "item_counts", "left_pad", "load_metadata",
-           "make_dataset", "read_records", "training_sequences"]
+_LAZY = {
+    **dict.fromkeys(("MODES", "SPLITS", "item_counts", "left_pad", "load_metadata",
+                     "make_dataset", "training_sequences"), "tfbt.data.pipeline"),
+    **dict.fromkeys(("Records", "read_records"), "tfrecords_builder.records"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tfbt.data' has no attribute {name!r}")

@@ -33,10 +33,8 @@ import tensorflow as tf
 
 from tfbt.data import splits
 from tfbt.data.pipeline import training_sequences
+from tfbt.data.twin_policies import NO_TWIN, POLICIES
 from tfrecords_builder.schema import Metadata
-
-POLICIES = ("last-item", "any-prefix")
-NO_TWIN = ("self", "skip")
 
 
 class TwinIndex:

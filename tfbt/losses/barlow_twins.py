@@ -14,10 +14,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-LAMBDA_PLACEMENTS = ("off_diagonal", "on_diagonal")
-# BT-SR's Barlow Twins: "authors" = btsr_barlow_twins_loss (their code: unbiased std, terms / D),
-# "zbontar" = barlow_twins_loss (Zbontar et al.: biased std, terms not divided by D).
-BT_FORMS = ("authors", "zbontar")
+from tfbt.losses.names import LAMBDA_PLACEMENTS
 
 
 class BarlowTwinsTerms(NamedTuple):

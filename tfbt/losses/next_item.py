@@ -29,10 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfbt.losses.names import LOSSES, SAMPLERS
 from tfrecords_builder.schema import PAD_ID
-
-LOSSES = ("full", "sampled", "sce")
-SAMPLERS = ("uniform", "in_batch")
 
 
 def real_positions(outputs, positives):

@@ -1,11 +1,11 @@
-"""Where and how a run executes: seeding and distribution strategies."""
+"""Where and how a run executes: seeding and distribution strategies.
+
+TensorFlow is imported by the functions, so that ``STRATEGIES`` serves ``--help`` at once.
+"""
 
 from __future__ import annotations
 
 import os
-
-import keras
-import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
@@ -15,19 +15,27 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
 
     Same seed, same machine (CPU) -> same weights and metrics.
     """
+    import keras
+    import tensorflow as tf
+
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+def make_strategy(name: str = "default"):
     """``default`` (one device), ``mirrored`` (all local GPUs) or ``multi-worker``.
 
     ``multi-worker`` reads the cluster from the ``TF_CONFIG`` environment variable, e.g.
     ``{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
     "index": 0}}``, set differently on each host; every host runs the same command. Barlow
     Twins statistics are computed over the global batch in every case.
+
+    Returns:
+      a ``tf.distribute.Strategy``.
     """
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

@@ -25,10 +25,6 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import keras
-
-import tfbt.layers  # noqa: F401  (registers the layers saved models refer to)
-
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 BACKUP_DIR = "backup"
@@ -67,8 +63,13 @@ def read_json(path: Path) -> dict | None:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
-def load_encoder(run_dir: str | os.PathLike) -> keras.Model:
-    """Loads ``encoder.keras`` from a pretraining run folder (or the file itself)."""
+def load_encoder(run_dir: str | os.PathLike):
+    """Loads ``encoder.keras`` (a ``keras.Model``) from a pretraining run folder (or the file
+    itself)."""
+    import keras
+
+    import tfbt.layers  # noqa: F401  (registers the layers saved models refer to)
+
     path = Path(run_dir)
     path = path / ENCODER_FILE if path.is_dir() else path
     if not path.is_file():
@@ -76,9 +77,12 @@ def load_encoder(run_dir: str | os.PathLike) -> keras.Model:
     return keras.models.load_model(path)
 
 
-def load_trained_model(run: str | os.PathLike) -> tuple[keras.Model, Path]:
+def load_trained_model(run: str | os.PathLike):
     """``(model, file)``: a run folder's ``model.keras`` (``tfbt train``) or, failing that,
     its ``encoder.keras`` (``tfbt pretrain``). A damaged file raises ``ValueError`` naming it."""
+    import keras
+
+    import tfbt.layers  # noqa: F401  (registers the layers saved models refer to)
     import tfbt.models  # noqa: F401  (registers the models saved in model.keras)
 
     run = Path(run)

@@ -17,26 +17,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
-import keras
-
 from tfbt import cli_types, data
 from tfbt.runs import environment, layout, preset
-from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
-from tfbt.data import btsr_pairs as twins
 from tfbt.data import splits
-from tfbt.layers.encoders import SASRecEncoder
+from tfbt.data import twin_policies as twins
 from tfbt.data.catalog import read_catalog
-from tfbt.evaluation.ranking import evaluate_full_ranking
-from tfbt.losses import BT_FORMS, LAMBDA_PLACEMENTS
-from tfbt.losses.next_item import LOSSES, SAMPLERS, NextItemLoss
-from tfbt.models.sequential import SequentialRecommender
+from tfbt.losses import BT_FORMS, LAMBDA_PLACEMENTS, LOSSES, SAMPLERS
 from tfrecords_builder import schema
+
+# TensorFlow, Keras and the models are imported by the functions that use them, so that
+# `tfbt train --help` (and `tfbt train-dual-encoder`, which reuses these helpers) starts at once.
 
 MODELS = ("sasrec", "btsr")
 # BT-SR defaults per --bt-form: the authors' ML-1M α (ssl.lmd) and λ (lmd_sem) on their scale
@@ -154,8 +148,15 @@ class TrainConfig:
         return PROTOCOL
 
 
-def build_model(config: TrainConfig, metadata, item_counts=None) -> SequentialRecommender:
-    """The compiled, built model for a resolved ``config`` on the dataset of ``metadata``."""
+def build_model(config: TrainConfig, metadata, item_counts=None):
+    """The compiled, built ``SequentialRecommender`` for a resolved ``config`` on the dataset
+    of ``metadata``."""
+    import keras
+
+    from tfbt.layers.encoders import SASRecEncoder
+    from tfbt.losses.next_item import NextItemLoss
+    from tfbt.models.sequential import SequentialRecommender
+
     encoder = SASRecEncoder(metadata.vocab_size, config.max_len, hidden_dim=config.hidden_dim,
                             num_blocks=config.num_blocks, num_heads=config.num_heads,
                             dropout=config.dropout)
@@ -183,7 +184,9 @@ def training_dataset(config: TrainConfig, metadata):
                                 drop_remainder=config.jit_compile, metadata=metadata,
                                 temporal=config.temporal_options())
     if config.alpha > 0:
-        dataset = twins.add_twins(dataset, config.data, max_len=config.max_len,
+        from tfbt.data import btsr_pairs
+
+        dataset = btsr_pairs.add_twins(dataset, config.data, max_len=config.max_len,
                                   seed=config.seed, metadata=metadata, policy=config.twins,
                                   no_twin=config.no_twin, temporal=config.temporal_options())
     return dataset
@@ -205,82 +208,10 @@ def load_item_genres(data_dir, metadata) -> tuple[tuple[str, ...], ...] | None:
 
 def full_ranking(model, dataset, num_items, **kwargs) -> dict:
     """``evaluate_full_ranking`` of a ``SequentialRecommender`` (scores ``u · Eᵀ``)."""
+    from tfbt.evaluation.ranking import evaluate_full_ranking
+
     return evaluate_full_ranking(model.user_embeddings, model.item_embeddings, dataset,
                                  num_items=num_items, **kwargs)
-
-
-class FullRankingEarlyStopping(keras.callbacks.Callback):
-    """Full-ranking validation every ``every`` epochs, early stopping, best weights restored.
-
-    Adds ``val_<metric>`` for HR/NDCG@10, MRR, coverage@10 and effective rank to the epoch logs
-    (so History and TensorBoard record them). Stops after ``patience`` evaluations without an
-    improvement of ``monitor``; at the end of training the best weights are loaded back. The
-    state (best value, epoch, evaluations so far) and the best weights live in ``state_dir``, so
-    a run resumed by ``BackupAndRestore`` keeps its early-stopping history.
-
-    Args:
-      dataset: validation batches (``tfbt.data.make_dataset(mode="eval", split="valid")``).
-      num_items: catalogue size.
-      state_dir: folder for ``validation.json`` and ``best.weights.h5``.
-      every: evaluate after every ``every``-th epoch (and never in between).
-      patience: evaluations without improvement before stopping.
-      monitor: the metric to maximise.
-      resume: continue from the state in ``state_dir`` (a resumed run) instead of starting
-        afresh.
-    """
-
-    LOGGED = ("HR@10", "NDCG@10", "MRR", "coverage@10", "effective_rank")
-
-    def __init__(self, dataset, *, num_items, state_dir, every=1, patience=5,
-                 monitor="NDCG@10", resume=False):
-        super().__init__()
-        self.dataset = dataset
-        self.num_items = num_items
-        self.every = every
-        self.patience = patience
-        self.monitor = monitor
-        self.state_path = Path(state_dir) / layout.VALIDATION_FILE
-        self.weights_path = Path(state_dir) / layout.BEST_WEIGHTS_FILE
-        self.state = {"best": -math.inf, "best_epoch": None, "wait": 0, "epochs": 0,
-                      "evaluations": []}
-        self.resume = resume
-
-    def on_train_begin(self, logs=None):
-        if self.resume and self.state_path.is_file():
-            self.state = json.loads(self.state_path.read_text())
-        else:  # a fresh run: forget what an earlier run in the same folder left
-            self.weights_path.unlink(missing_ok=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.state["epochs"] = epoch + 1
-        if (epoch + 1) % self.every:
-            return
-        results = full_ranking(self.model, self.dataset, self.num_items, progress=False)
-        if self.monitor not in results:
-            raise ValueError(f"monitor {self.monitor!r} is not a validation metric; choose one "
-                             f"of {sorted(results)}")
-        value = results[self.monitor]
-        if logs is not None:
-            logs.update({f"val_{name}": results[name] for name in self.LOGGED})
-        improved = value > self.state["best"]
-        if improved:
-            self.state.update(best=value, best_epoch=epoch + 1, wait=0)
-            self.model.save_weights(self.weights_path)
-        else:
-            self.state["wait"] += 1
-        self.state["evaluations"].append({"epoch": epoch + 1, **{
-            name: results[name] for name in self.LOGGED}})
-        layout.write_json(self.state_path, self.state)
-        print(f"epoch {epoch + 1}: valid " + " ".join(
-            f"{name} {results[name]:.4f}" for name in self.LOGGED)
-            + (" (best)" if improved else f" (best {self.state['best']:.4f} at epoch "
-               f"{self.state['best_epoch']})"), flush=True)
-        if self.state["wait"] >= self.patience:
-            self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.weights_path.is_file():
-            self.model.load_weights(self.weights_path)
 
 
 def train(config: TrainConfig, *, overwrite: bool = False, callbacks=(),
@@ -313,6 +244,12 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     genres = load_item_genres(config.data, metadata)
     with environment.make_strategy(config.strategy).scope():
         model = build_model(config, metadata, item_counts=counts)
+    from tfbt.runs.callbacks import (
+        FullRankingEarlyStopping,
+        run_callbacks,
+        stopped_on_nan,
+    )
+
     validation = evaluation_dataset(config, metadata, "valid")
     early_stopping = FullRankingEarlyStopping(
         validation, num_items=metadata.num_items, state_dir=output, every=config.eval_every,
