@@ -319,10 +319,12 @@ def _conv1d_by_matmul(conv, x):
     kernel_size, rate = conv.kernel_size[0], conv.dilation_rate[0]
     span = (kernel_size - 1) * rate
     left = span if conv.padding == "causal" else span // 2
-    length = ops.shape(x)[1]
+    batch, length, channels = ops.shape(x)
     padded = ops.pad(x, [[0, 0], [left, span - left], [0, 0]])
-    taps = ops.concatenate([padded[:, i * rate:i * rate + length] for i in range(kernel_size)],
-                           axis=-1)                                    # [B, L, k·C]
+    # ops.slice (tf.slice), not [] (strided_slice): its gradient is a Pad, where
+    # StridedSliceGrad was a third of the step.
+    taps = ops.concatenate([ops.slice(padded, (0, i * rate, 0), (batch, length, channels))
+                            for i in range(kernel_size)], axis=-1)      # [B, L, k·C]
     y = ops.matmul(taps, ops.cast(ops.reshape(conv.kernel, (-1, conv.filters)), taps.dtype))
     if conv.use_bias:
         y = y + ops.cast(conv.bias, y.dtype)
