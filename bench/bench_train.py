@@ -50,7 +50,7 @@ def build_beauty(source: Path, out_dir: Path):
 
 def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, steps: int,
                        length_chunks: int, max_len: int = 50, dropout: float = 0.5,
-                       profile_dir: Path | None = None) -> dict:
+                       ce_chunk_rows: int | None = None, profile_dir: Path | None = None) -> dict:
     """Builds the model for ``model:loss[:xla]`` and times its training steps.
 
     With ``profile_dir``, three more steps run under ``tf.profiler`` and the top op types are
@@ -61,7 +61,8 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
     config = train.TrainConfig(
         data=data_dir, output="", model=model_name, alpha=0.5 if model_name == "btsr" else None,
         loss=loss, max_len=max_len, hidden_dim=64, num_blocks=2, num_heads=1, dropout=dropout,
-        batch_size=batch_size, jit_compile=jit, length_chunks=length_chunks).resolved()
+        batch_size=batch_size, jit_compile=jit, length_chunks=length_chunks,
+        **({} if ce_chunk_rows is None else {"ce_chunk_rows": ce_chunk_rows})).resolved()
     keras.backend.clear_session()  # each configuration starts from an empty Keras state
     model = train.build_model(config, metadata)
     batches = list(train.training_dataset(config, metadata).take(steps + 1))
@@ -86,7 +87,8 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
         profile = top_ops(profiled_steps, Path(profile_dir) / spec.replace(":", "_"))
     return {
         "config": spec, "model": model_name, "loss": loss, "xla": jit,
-        "length_chunks": config.length_chunks, "batch_size": batch_size,
+        "length_chunks": config.length_chunks, "ce_chunk_rows": config.ce_chunk_rows,
+        "batch_size": batch_size,
         "first_step_s": round(first_step, 2), "timed_steps": len(times),
         "median_step_s": round(step, 4),
         "sequences_per_s": round(batch_size / step, 1),
@@ -107,6 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--ce-chunk-rows", type=int, help="default: TrainConfig's")
     parser.add_argument("--profile-dir", type=Path,
                         help="also profile 3 steps per configuration; top ops in the JSON")
     parser.add_argument("--beauty", type=Path, default=DEFAULT_BEAUTY)
@@ -143,6 +146,7 @@ def main(argv=None) -> int:
             result = time_configuration(data_dir, metadata, spec, batch_size=args.batch_size,
                                         steps=steps, length_chunks=args.length_chunks,
                                         max_len=args.max_len, dropout=args.dropout,
+                                        ce_chunk_rows=args.ce_chunk_rows,
                                         profile_dir=args.profile_dir)
             print(json.dumps(result), flush=True)
             results.append(result)
