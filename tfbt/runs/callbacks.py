@@ -109,7 +109,9 @@ class FullRankingEarlyStopping(keras.callbacks.Callback):
         self.state["evaluations"].append({"epoch": epoch + 1, **{
             name: results[name] for name in self.LOGGED}})
         layout.write_json(self.state_path, self.state)
-        print(f"epoch {epoch + 1}: valid " + " ".join(
+        # Under a progress bar (verbose 1) the bar's line is still open: start a new one.
+        new_line = "\n" if self.params.get("verbose") in (1, "auto") else ""
+        print(new_line + f"epoch {epoch + 1}: valid " + " ".join(
             f"{name} {results[name]:.4f}" for name in self.LOGGED)
             + (" (best)" if improved else f" (best {self.state['best']:.4f} at epoch "
                f"{self.state['best_epoch']})"), flush=True)
