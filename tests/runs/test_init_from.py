@@ -1,5 +1,6 @@
 """`tfbt train --init-from RUN`: SASRec starts from a Barlow Twins pretraining of its encoder."""
 
+import argparse
 import shutil
 
 import numpy as np
@@ -9,7 +10,7 @@ from tfbt import data
 from tfbt.runs.init_from import initialize_from_pretraining
 from tfbt.runs.layout import load_encoder
 from tfbt.runs.pretrain import PretrainConfig, pretrain
-from tfbt.runs.train import TrainConfig, build_model
+from tfbt.runs.train import TrainConfig, add_arguments, build_model, training_users
 
 MAX_LEN = 12
 
@@ -56,3 +57,21 @@ def test_other_architecture_or_vocabulary_is_refused(pretrained, tmp_path):
     (other / "item_vocab.txt").write_text("\n".join(reversed(vocabulary)) + "\n")
     with pytest.raises(ValueError, match="item vocabulary differs"):
         initialize_from_pretraining(_model(other).encoder, run, other)
+
+
+def test_train_fraction_picks_nested_seeded_users_and_flags_are_checked(pretrained):
+    dataset, run = pretrained
+    meta = data.load_metadata(dataset)
+    subsets = [training_users(TrainConfig(data=str(dataset), output="o", train_fraction=f,
+                                          seed=3), meta) for f in (0.05, 0.25, 1.0)]
+    assert [len(s) for s in subsets[:2]] == [6, 30] and subsets[2] is None
+    assert set(subsets[0]) <= set(subsets[1]) <= set(range(1, 121))
+    with pytest.raises(ValueError, match=r"--train-fraction must be in \(0, 1\]"):
+        TrainConfig(data="d", output="o", train_fraction=0.0).resolved()
+    with pytest.raises(ValueError, match="--init-from starts SASRec"):
+        TrainConfig(data="d", output="o", model="btsr", init_from=str(run)).resolved()
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data", "d", "--output", "o", "--train-fraction", "5%",
+                              "--init-from", str(run)])
+    assert (args.train_fraction, args.init_from) == (0.05, str(run))

@@ -100,6 +100,8 @@ class TrainConfig:
     min_item_count: int = 5
     min_user_count: int = 20
     temporal_train_users: str = "non-test"
+    init_from: str | None = None
+    train_fraction: float = 1.0
     seed: int = 0
     strategy: str = "default"
     jit_compile: bool = False
@@ -122,6 +124,13 @@ class TrainConfig:
         if self.split not in splits.PROTOCOLS:
             raise ValueError(f"split must be one of {splits.PROTOCOLS}; got {self.split!r}")
         self.temporal_options()  # checks the temporal settings
+        if not 0 < self.train_fraction <= 1:
+            raise ValueError(f"--train-fraction must be in (0, 1]; got {self.train_fraction}")
+        if self.train_fraction < 1 and self.split != "leave-one-out":
+            raise ValueError("--train-fraction is for --split leave-one-out only")
+        if self.init_from and self.model != "sasrec":
+            raise ValueError(f"--init-from starts SASRec from a BT-pretrained SASRecEncoder; "
+                             f"got --model {self.model}")
         if self.model == "sasrec" and alpha != 0:
             raise ValueError(f"--model sasrec has no BT term; got --alpha {alpha} (use --model "
                              f"btsr)")
@@ -177,12 +186,26 @@ def build_model(config: TrainConfig, metadata, item_counts=None):
     return model
 
 
+def training_users(config: TrainConfig, metadata):
+    """The user ids whose sequences train (``--train-fraction``: a ``config.seed``-ed subset,
+    nested across fractions), or None for all; every user is still validated and tested."""
+    if config.train_fraction >= 1:
+        return None
+    import numpy as np
+
+    from tfbt.downstream.users import label_subset
+
+    return label_subset(np.arange(1, metadata.num_users + 1), config.train_fraction,
+                        seed=config.seed)
+
+
 def training_dataset(config: TrainConfig, metadata):
     """Shuffled next-item batches (with twins for BT-SR), seeded by ``config.seed``."""
     dataset = data.make_dataset(config.data, mode="next_item", batch_size=config.batch_size,
                                 max_len=config.max_len, shuffle=True, seed=config.seed,
                                 drop_remainder=config.jit_compile, metadata=metadata,
-                                temporal=config.temporal_options())
+                                temporal=config.temporal_options(),
+                                users=training_users(config, metadata))
     if config.alpha > 0:
         from tfbt.data import btsr_pairs
 
@@ -244,6 +267,10 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     genres = load_item_genres(config.data, metadata)
     with environment.make_strategy(config.strategy).scope():
         model = build_model(config, metadata, item_counts=counts)
+    if config.init_from:
+        from tfbt.runs.init_from import initialize_from_pretraining
+
+        initialize_from_pretraining(model.encoder, config.init_from, config.data)
     from tfbt.runs.callbacks import (
         FullRankingEarlyStopping,
         run_callbacks,
@@ -289,6 +316,16 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     layout.write_json(output / layout.HISTORY_FILE, history.history)
     layout.write_json(output / layout.RESULTS_FILE, results)
     return results
+
+
+def _train_fraction(text: str) -> float:
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 < value <= 1:
+        raise ValueError(text)
+    return value
+
+
+_train_fraction.__name__ = "fraction in (0, 1] (or a percentage such as 5%)"
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -367,6 +404,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         default=defaults.temporal_train_users,
                         help="--split temporal: non-test = only users without after-cut "
                         "interactions train (authors' code); all = every user before the cut")
+    parser.add_argument("--init-from", default=defaults.init_from, metavar="RUN",
+                        help="--model sasrec: start from the encoder of this `tfbt pretrain "
+                        "--encoder sasrec` run (same architecture and item vocabulary)")
+    parser.add_argument("--train-fraction", type=_train_fraction,
+                        default=defaults.train_fraction,
+                        help="train on this share of the users (seeded, nested; e.g. 0.01 or "
+                        "1%%); validation and test use every user")
     parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--ce-chunk-rows", type=int, default=defaults.ce_chunk_rows,
