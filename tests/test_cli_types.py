@@ -18,6 +18,10 @@ from tfbt import cli
                                            "got 'nan'"),
     (["pretrain", "--batch-size", "two"], "argument --batch-size: expected an integer >= 1, "
                                           "got 'two'"),
+    (["pretrain", "--length-chunks", "-1"], "argument --length-chunks: expected an integer >= 0, "
+                                            "got '-1'"),
+    (["train", "--ce-chunk-rows", "nan"], "argument --ce-chunk-rows: expected an integer >= 0, "
+                                          "got 'nan'"),
     (["pretrain", "--lambd", "-0.1"], "argument --lambd: expected a finite number >= 0, "
                                       "got '-0.1'"),
     (["build", "--num-shards", "0"], "argument --num-shards: expected an integer >= 1, got '0'"),

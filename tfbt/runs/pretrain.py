@@ -156,7 +156,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
     parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
-    parser.add_argument("--length-chunks", type=int, default=defaults.length_chunks,
+    parser.add_argument("--length-chunks", type=cli_types.non_negative_int,
+                        default=defaults.length_chunks,
                         help="encode the views as this many length-sorted chunks (0 = whole)")
 
 

@@ -413,7 +413,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         "1%%); validation and test use every user")
     parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
-    parser.add_argument("--ce-chunk-rows", type=int, default=defaults.ce_chunk_rows,
+    parser.add_argument("--ce-chunk-rows", type=cli_types.non_negative_int,
+                        default=defaults.ce_chunk_rows,
                         help="--loss full: positions per chunk of the softmax (0 = all at once)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile steps with XLA (static shapes: slower on CPU)")
