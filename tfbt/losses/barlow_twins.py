@@ -1,4 +1,4 @@
-"""Training losses.
+"""The Barlow Twins loss: the form of Zbontar et al. and the form of the BT-SR authors.
 
 Barlow Twins (Zbontar et al. 2021): the two views' embeddings are standardised column by column
 over the batch and their cross-correlation matrix is pushed towards the identity: the diagonal
