@@ -72,3 +72,8 @@ def test_a_chosen_tensorflow_log_level_is_left_alone():
     assert result.stdout.split() == ["0", "True"]
     result = _run_python("import os, tfbt\nprint(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
     assert result.stdout.split() == ["3"]
+    # A child of a tfbt process inherits tfbt's own choice, not the user's: it stays quiet.
+    result = _run_python("import os, subprocess, sys, tfbt\nprint(subprocess.run([sys.executable, "
+                         "'-c', 'import tfbt; print(tfbt.USER_SET_TF_LOG_LEVEL)'], "
+                         "capture_output=True, text=True).stdout)")
+    assert result.stdout.split() == ["False"]

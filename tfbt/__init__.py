@@ -16,8 +16,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # sizes, NodeDef attribute mismatches) read like errors and are not ones: by default only fatal
 # ones are shown. A user who sets TF_CPP_MIN_LOG_LEVEL keeps control (and then `tfbt` also shows
 # the lines printed while TensorFlow loads, see tfbt.startup).
-USER_SET_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The marker tells a child process (which inherits both) that tfbt, not the user, chose the level.
+_LEVEL_SET_BY_TFBT = "TFBT_SET_TF_CPP_MIN_LOG_LEVEL"
+USER_SET_TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL" in os.environ
+                         and os.environ.get(_LEVEL_SET_BY_TFBT) != os.environ["TF_CPP_MIN_LOG_LEVEL"])
+if not USER_SET_TF_LOG_LEVEL:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_LEVEL_SET_BY_TFBT] = "3"
 
 __version__ = "0.1.0"
 
