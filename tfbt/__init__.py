@@ -18,8 +18,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # the lines printed while TensorFlow loads, see tfbt.startup).
 # The marker tells a child process (which inherits both) that tfbt, not the user, chose the level.
 _LEVEL_SET_BY_TFBT = "TFBT_SET_TF_CPP_MIN_LOG_LEVEL"
-USER_SET_TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL" in os.environ
-                         and os.environ.get(_LEVEL_SET_BY_TFBT) != os.environ["TF_CPP_MIN_LOG_LEVEL"])
+USER_SET_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in (
+    None, os.environ.get(_LEVEL_SET_BY_TFBT))
 if not USER_SET_TF_LOG_LEVEL:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[_LEVEL_SET_BY_TFBT] = "3"
 
