@@ -151,7 +151,8 @@ def test_cli_pretrains_and_reports_bad_input(synthetic, tmp_path, capsys):
     assert code == 0
     assert load_encoder(output).output_shape == (None, 24)
     assert (output / "config.json").is_file() and (output / "history.json").is_file()
-    assert main(["pretrain", "--data", str(tmp_path / "nowhere"), "--output", str(output)]) == 2
+    assert main(["pretrain", "--data", str(tmp_path / "nowhere"),
+                 "--output", str(tmp_path / "other")]) == 2
     assert "metadata.json" in capsys.readouterr().err
     assert main(["pretrain", "--data", str(synthetic), "--output", str(output),
                  "--augment", "blur:0.2"]) == 2

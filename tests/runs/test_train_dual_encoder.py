@@ -63,9 +63,11 @@ def test_trains_evaluates_and_exports_from_the_command_line(dataset, tmp_path, c
 
 def test_bad_flags_are_refused_before_anything_is_written(dataset, tmp_path, capsys):
     run = tmp_path / "dual"
-    assert cli.main(["train-dual-encoder", "--data", str(dataset), "--output", str(run),
-                     "--learning-rate", "-1"]) == 2
-    assert "--learning-rate must be a positive number; got -1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused while parsing (tfbt.cli_types)
+        cli.main(["train-dual-encoder", "--data", str(dataset), "--output", str(run),
+                  "--learning-rate", "-1"])
+    assert exit_info.value.code == 2
+    assert "--learning-rate: expected a number > 0, got '-1'" in capsys.readouterr().err
     assert cli.main(["train-dual-encoder", "--data", str(dataset), "--output", str(run),
                      *TINY, "--pooling", "median"]) == 2
     assert "pooling must be one of" in capsys.readouterr().err
