@@ -44,6 +44,17 @@ class RunFolderError(ValueError):
     """The run folder holds a run this command must not replace or resume."""
 
 
+def add_run_folder_arguments(parser) -> None:
+    """``--output`` and ``--overwrite``, worded once for every command that writes a run folder
+    (the rule itself is ``run_folder``)."""
+    parser.add_argument("--output", required=True,
+                        help="run folder: an unfinished run there resumes if started with the "
+                        "same arguments; a finished one is refused unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run (or start an unfinished one afresh); "
+                        "files of your own in the folder are kept")
+
+
 def write_json(path: Path, payload) -> None:
     """Writes JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)

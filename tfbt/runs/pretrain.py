@@ -128,12 +128,7 @@ def _key_value(text: str) -> tuple[str, object]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = PretrainConfig(data="", output="")
     parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
-    parser.add_argument("--output", required=True,
-                        help="run folder: an unfinished run there resumes if started with the "
-                        "same arguments; a finished one is refused unless --overwrite")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished run (or start an unfinished one afresh); "
-                        "files of your own in the folder are kept")
+    layout.add_run_folder_arguments(parser)
     parser.add_argument("--encoder", choices=("cnn", "sasrec"), default=defaults.encoder)
     parser.add_argument("--encoder-arg", action="append", type=_key_value, default=[],
                         metavar="KEY=VALUE", help="encoder constructor argument (JSON value), "

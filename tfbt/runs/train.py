@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from tfbt import cli_types, data
-from tfbt.runs import environment, layout, preset
 from tfbt.data import splits
 from tfbt.data import twin_policies as twins
 from tfbt.data.catalog import read_catalog
 from tfbt.losses import BT_FORMS, LAMBDA_PLACEMENTS, LOSSES, SAMPLERS
+from tfbt.runs import environment, layout, preset
 from tfrecords_builder import schema
 
 # TensorFlow, Keras and the models are imported by the functions that use them, so that
@@ -333,12 +333,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``tfbt train`` and ``tfbt sweep-alpha`` (all but model/alpha)."""
     defaults = TrainConfig(data="", output="")
     parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
-    parser.add_argument("--output", required=True,
-                        help="run folder: an unfinished run there resumes if started with the "
-                        "same arguments; a finished one is refused unless --overwrite")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished run (or start an unfinished one afresh); "
-                        "files of your own in the folder are kept")
+    layout.add_run_folder_arguments(parser)
     parser.add_argument("--loss", choices=LOSSES, default=defaults.loss,
                         help="next-item loss: full softmax, sampled softmax or Scalable CE")
     parser.add_argument("--num-negatives", type=cli_types.positive_int,

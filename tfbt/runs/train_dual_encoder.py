@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from tfbt import cli_types
+from tfbt.runs import layout
 
 
 @dataclasses.dataclass
@@ -68,7 +69,6 @@ class DualEncoderConfig:
 def load_model(run_dir, config: dict, metadata):
     """The trained ``DualEncoder`` of a run folder (``config``: its ``config.json``)."""
     from tfbt.baselines import load_dual_encoder
-    from tfbt.runs import layout
 
     fields = {f.name for f in dataclasses.fields(DualEncoderConfig)}
     run = DualEncoderConfig(**{k: v for k, v in config.items() if k in fields})
@@ -82,7 +82,6 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
     from tfbt import data
     from tfbt.baselines import item_embeddings, save_dual_encoder, train_dual_encoder
     from tfbt.evaluation.ranking import evaluate_full_ranking
-    from tfbt.runs import layout
     from tfbt.runs import train as next_item_training
 
     config = config.checked()
@@ -135,10 +134,7 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = DualEncoderConfig(data="", output="")
     parser.add_argument("--data", required=True, help="dataset folder from `tfbt build`")
-    parser.add_argument("--output", required=True,
-                        help="run folder; a finished one is refused unless --overwrite")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished run (files of your own in the folder are kept)")
+    layout.add_run_folder_arguments(parser)
     parser.add_argument("--max-len", type=cli_types.positive_int, default=defaults.max_len,
                         help="the most recent items that form the query")
     parser.add_argument("--embedding-dim", type=cli_types.positive_int,
