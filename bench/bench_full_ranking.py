@@ -24,7 +24,6 @@ To time another version of the package (the "before" column), put its source fir
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -39,6 +38,8 @@ from bench_pipeline import dataset_for
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
 from tfbt.runs import train
+
+from report_io import print_and_save
 
 DATASETS = {"ml1m": {"max_len": 200}, "beauty": {"max_len": 50}}
 DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
@@ -108,13 +109,7 @@ def main(argv=None) -> int:
                     "tensorflow": tf.__version__},
         "tfbt": str(Path(tfbt.__file__).resolve().parent),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_suffix(".tmp")
-        temporary.write_text(text + "\n")
-        temporary.replace(args.out)
+    print_and_save(report, args.out)
     return 0
 
 

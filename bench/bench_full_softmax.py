@@ -24,6 +24,8 @@ import tensorflow as tf
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.losses.next_item import full_softmax_cross_entropy
 
+from report_io import print_and_save
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,13 +62,7 @@ def main(argv=None) -> int:
     report = {"benchmark": "full softmax CE + gradients", "positions": args.positions,
               "items": args.items, "dim": args.dim, "cpus": os.cpu_count(),
               "tensorflow": tf.__version__, "runs": rows}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_suffix(".tmp")
-        temporary.write_text(text + "\n")
-        temporary.replace(args.out)
+    print_and_save(report, args.out)
     return 0
 
 

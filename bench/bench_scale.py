@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from report_io import print_and_save
+
 DATASETS = ("ml20m", "million")
 
 
@@ -128,13 +130,7 @@ def main(argv=None) -> int:
               "num_items": metadata.num_items, "num_interactions": metadata.num_interactions,
               "model": "max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2",
               "batch_size": args.batch_size, "cpus": os.cpu_count(), "runs": rows}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_suffix(".tmp")
-        temporary.write_text(text + "\n")
-        temporary.replace(args.out)
+    print_and_save(report, args.out)
     return 0
 
 

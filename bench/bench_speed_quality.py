@@ -25,6 +25,8 @@ from bench_pipeline import dataset_for
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.runs import train
 
+from report_io import print_and_save
+
 
 def parse_setting(text: str) -> dict:
     """``"name=value,name=value"`` -> overrides; values are JSON (numbers, true/false)."""
@@ -68,13 +70,7 @@ def main(argv=None) -> int:
         ndcg = [run["valid_NDCG@10"] for run in runs]
         report["settings"].append({"setting": text, "runs": runs,
                                    "mean_valid_NDCG@10": round(statistics.mean(ndcg), 5)})
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_suffix(".tmp")
-        temporary.write_text(text + "\n")
-        temporary.replace(args.out)
+    print_and_save(report, args.out)
     return 0
 
 
