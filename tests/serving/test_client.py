@@ -23,16 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def dataset(synthetic_data):
-    return synthetic_data(200, 60, 15)
-
-
-@pytest.fixture(scope="module")
-def vocab(dataset):
-    return schema.read_vocab(dataset)
-
-
-@pytest.fixture(scope="module")
 def exports(dataset, tmp_path_factory):
     """A SASRec recommender (initial weights: ranking quality is not the point here) exported
     as version 1 and 2 of "sasrec", and its encoder as "encoder"."""

@@ -19,23 +19,12 @@ from tfbt.runs.layout import load_encoder
 from tfbt.runs.pretrain import PretrainConfig, pretrain
 from tfbt.serving import check as export_check
 from tfbt.serving import export
-from tfrecords_builder import schema
 
 MAX_LEN = 8
 K = 5
 # The TF Serving REST body documented in the README (its `curl -d '...'` line).
 README_REQUEST = re.search(r"curl -d '(\{\"instances\".*\})'",
                            (Path(__file__).resolve().parents[2] / "README.md").read_text())[1]
-
-
-@pytest.fixture(scope="module")
-def dataset(synthetic_data):
-    return synthetic_data(200, 60, 15)
-
-
-@pytest.fixture(scope="module")
-def vocab(dataset):
-    return schema.read_vocab(dataset)
 
 
 @pytest.fixture(scope="module")
