@@ -236,6 +236,19 @@ def test_lbfgs_matches_scipy_on_a_softmax_regression():
         assert ours < loss(np.concatenate([np.zeros(weights.size), bias]))  # it learned
 
 
+def test_lbfgs_warm_start_reaches_the_same_optimum():
+    """The L2 path warm-starts each fit from the previous penalty's solution."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(80, 6)), rng.integers(0, 5, 80)
+    bias = np.log(np.full(5, 0.2))
+    strong = downstream.fit_softmax_regression(x, y, l2=1e-1, bias=bias)
+    cold = downstream.fit_softmax_regression(x, y, l2=1e-3, bias=bias)
+    warm = downstream.fit_softmax_regression(x, y, l2=1e-3, bias=bias, start=strong)
+    np.testing.assert_allclose(warm[0], cold[0], atol=1e-3)
+    np.testing.assert_allclose(warm[1], cold[1], atol=1e-3)
+    assert not np.allclose(strong[0], cold[0], atol=1e-2)  # the start was elsewhere
+
+
 def test_lbfgs_probe_and_item_embedding_head(users, split, encoder):
     lbfgs = dataclasses.replace(FIT, probe="lbfgs", lbfgs_iterations=50)
     gender = downstream.make_task(users, split, "gender", max_len=MAX_LEN)

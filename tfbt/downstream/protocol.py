@@ -316,9 +316,11 @@ def _select_lbfgs(task, build, features, labelled, config, statistics, prior, ta
     start = build(config.head_l2s[0])
     best = (evaluate_task(task, start, features["valid"], task.valid)[task.metrics[0]],
             config.head_l2s[0], start)
-    for l2 in config.head_l2s:
-        weights, bias = fit_softmax_regression(x, y, l2=l2, bias=prior, table=table,
-                                               iterations=config.lbfgs_iterations)
+    solution = None  # the path runs from the strongest penalty down, each fit warm-started
+    for l2 in sorted(config.head_l2s, reverse=True):
+        solution = weights, bias = fit_softmax_regression(
+            x, y, l2=l2, bias=prior, table=table, iterations=config.lbfgs_iterations,
+            start=solution)
         model = build(l2)
         model.get_layer("head").set_linear(weights, bias)
         score = evaluate_task(task, model, features["valid"], task.valid)[task.metrics[0]]
