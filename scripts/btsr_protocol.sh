@@ -11,6 +11,10 @@
 # Also times the twin draw per epoch (bench/bench_btsr_twins.py).
 # The authors have no Toys config: Toys uses their Beauty settings.
 # Usage: scripts/btsr_protocol.sh OUTPUT [SHARED_DATA]   (many CPU-hours: 4 x 6 alphas x 3 seeds)
+# Environment overrides: SEEDS, ALPHAS, EPOCHS, PATIENCE, MAX_LEN (default: the preset's 200),
+# SWEEPS (which of ml100k-loo,ml100k-temporal,beauty-loo,toys-loo to run) and EXTRA (more
+# flags for every sweep, e.g. "--batch-size 256"). Two calls with different SEEDS may run at
+# once on the same OUTPUT; a last call with all the seeds reuses their runs and aggregates.
 set -euo pipefail
 output=$1
 shared=${2:-../shared/data}
@@ -18,6 +22,10 @@ epochs=${EPOCHS:-200}
 patience=${PATIENCE:-30}
 seeds=${SEEDS:-0,1,2}
 alphas=${ALPHAS:-0,0.05,0.1,0.2,0.3,0.5}
+sweeps=${SWEEPS:-ml100k-loo,ml100k-temporal,beauty-loo,toys-loo}
+extra=(${MAX_LEN:+--max-len "$MAX_LEN"})
+# shellcheck disable=SC2206  # EXTRA is a list of flags
+extra+=(${EXTRA:-})
 mkdir -p "$output/data"
 build() {  # name format input
   [ -f "$output/data/$1/metadata.json" ] || tfbt build --format "$2" --input "$3" \
@@ -30,8 +38,10 @@ build toys sequence-text "$shared/toys/Toys_and_Games.txt"
 sweep() {  # name data preset [flags...]
   local name=$1 data=$2 preset=$3
   shift 3
+  [[ ",$sweeps," == *",$name,"* ]] || return 0
   tfbt sweep-alpha --data "$output/data/$data" --output "$output/$name" --preset "$preset" \
-    --alphas "$alphas" --seeds "$seeds" --epochs "$epochs" --patience "$patience" "$@"
+    --alphas "$alphas" --seeds "$seeds" --epochs "$epochs" --patience "$patience" "$@" \
+    ${extra[@]+"${extra[@]}"}
 }
 sweep ml100k-loo ml100k btsr-ml1m --split leave-one-out
 sweep ml100k-temporal ml100k btsr-ml1m --split temporal

@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -99,6 +100,18 @@ def test_same_seed_same_metrics(tiny, tmp_path):
     second = train.train(train.TrainConfig(**{**first["config"],
                                               "output": str(tmp_path / "second")}), verbose=0)
     assert second["valid"] == first["valid"] and second["test"] == first["test"]
+
+
+def test_xla_full_softmax_trains_with_static_shapes(tiny, tmp_path):
+    # --jit-compile turns the length chunks and the row-chunked softmax off (both are dynamic).
+    config = train.TrainConfig(data=str(tiny), output=str(tmp_path / "run"), epochs=1,
+                               jit_compile=True, **{**SMALL, "length_chunks": 4})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = train.train(config, verbose=0)
+    assert not [w for w in caught if "jit_compile" in str(w.message)]  # XLA really ran
+    assert (results["config"]["length_chunks"], results["config"]["ce_chunk_rows"]) == (0, 0)
+    assert np.isfinite(results["valid"]["NDCG@10"])
 
 
 def test_early_stopping_counts_evaluations_without_improvement(tiny, tmp_path):

@@ -92,7 +92,7 @@ def _pretrain(config: PretrainConfig, *, callbacks, verbose) -> tuple[keras.Mode
     if metadata.num_users < config.batch_size:
         raise ValueError(f"{config.data} has {metadata.num_users} users, fewer than one batch "
                          f"of {config.batch_size}; lower --batch-size")
-    environment.set_seed(config.seed)
+    environment.set_seed(config.seed, deterministic=not config.jit_compile)
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
     dataset = data.make_dataset(
         config.data, mode="sequence", batch_size=config.batch_size, max_len=config.max_len,
@@ -150,7 +150,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="projector MLP widths, comma separated")
     parser.add_argument("--seed", type=cli_types.non_negative_int, default=defaults.seed)
     parser.add_argument("--strategy", choices=environment.STRATEGIES, default=defaults.strategy)
-    parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile steps with XLA (seeded, but without op determinism, "
+                        "which Keras does not combine with XLA)")
     parser.add_argument("--length-chunks", type=cli_types.non_negative_int,
                         default=defaults.length_chunks,
                         help="encode the views as this many length-sorted chunks (0 = whole)")

@@ -61,11 +61,11 @@ class TrainConfig:
     sequence (their Kindle setting; 0 = off). ``adam_beta2``: the authors use 0.98.
     ``split``: ``leave-one-out`` or ``temporal`` (``tfbt.data.splits``; the latter with
     ``split_quantile``, ``min_item_count``, ``min_user_count``, ``temporal_train_users``).
-    ``length_chunks``: see ``SequentialRecommender``; with ``jit_compile`` it is forced to 0
-    (static shapes). ``ce_chunk_rows``: the full softmax's loss and gradients are computed this
-    many positions at a time (``tfbt.losses.next_item.chunked_logsumexp_mean``; the same
-    numbers; a 2.6x faster training step at ML-1M size, measured under load: README); 0 computes
-    all logits at once.
+    ``length_chunks``: see ``SequentialRecommender``. ``ce_chunk_rows``: the full softmax's
+    loss and gradients are computed this many positions at a time
+    (``tfbt.losses.next_item.chunked_logsumexp_mean``; the same numbers, without the
+    ``[positions, items]`` temporaries); 0 computes all logits at once. With ``jit_compile``
+    both are forced to 0: XLA needs static shapes, and it fuses the softmax itself.
     """
 
     data: str
@@ -142,7 +142,8 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         return dataclasses.replace(self, alpha=float(alpha), lambd=float(lambd),
-                                   length_chunks=0 if self.jit_compile else self.length_chunks)
+                                   length_chunks=0 if self.jit_compile else self.length_chunks,
+                                   ce_chunk_rows=0 if self.jit_compile else self.ce_chunk_rows)
 
 
     def temporal_options(self) -> splits.TemporalOptions | None:
@@ -261,7 +262,7 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     output = Path(config.output)
     metadata = data.load_metadata(config.data)
     metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
-    environment.set_seed(config.seed)
+    environment.set_seed(config.seed, deterministic=not config.jit_compile)
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
     counts = data.item_counts(config.data, metadata=metadata,
                               temporal=config.temporal_options())
@@ -413,7 +414,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         default=defaults.ce_chunk_rows,
                         help="--loss full: positions per chunk of the softmax (0 = all at once)")
     parser.add_argument("--jit-compile", action="store_true",
-                        help="compile steps with XLA (static shapes: slower on CPU)")
+                        help="compile steps with XLA (static shapes: slower on CPU; seeded, but "
+                        "without op determinism, which Keras does not combine with XLA)")
     parser.add_argument("--length-chunks", type=cli_types.non_negative_int,
                         default=defaults.length_chunks,
                         help="encode each batch as this many length-sorted chunks")
