@@ -186,6 +186,20 @@ def test_head_layer_contract(layer_test):
         DownstreamHead(5, output_bias=[0.0, 0.0])
 
 
+def test_head_penalty_pulls_the_bias_towards_the_prior_not_zero():
+    prior = np.log([0.7, 0.2, 0.1])
+    kernel = np.full((2, 3), 0.5, "float32")
+    for head in (DownstreamHead(3, output_bias=prior, l2=0.1),
+                 ItemEmbeddingHead(3, 3, output_bias=prior, l2=0.1, item_embeddings=np.eye(3))):
+        head(np.zeros((1, 2), "float32"))
+        assert float(sum(head.losses)) == pytest.approx(0.0, abs=1e-6)  # the start is free
+        bias = prior + np.array([1.0, 0.0, -2.0])
+        head.set_linear(kernel, bias.astype("float32"))
+        head(np.zeros((1, 2), "float32"))
+        assert float(sum(head.losses)) == pytest.approx(0.1 * (np.sum(kernel ** 2) + 5.0),
+                                                        rel=1e-5)
+
+
 def test_heads_start_at_the_trivial_baseline(users, split, encoder):
     genre = downstream.make_task(users, split, "favorite_genre", max_len=MAX_LEN)
     labelled = genre.labelled(0.05, seed=0)

@@ -7,6 +7,26 @@ import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="tfbt")
+class PullTowards(keras.regularizers.Regularizer):
+    """``l2 * sum((w - target)**2)``: an L2 penalty towards ``target`` instead of zero.
+
+    On a head's output bias with ``target`` = the log prior, a few labelled examples cannot
+    trade the prior for their own classes without paying for it (a plain L2 would pull the
+    bias towards the uniform distribution, an unpenalised bias not at all).
+    """
+
+    def __init__(self, l2, target):
+        self.l2, self.target = float(l2), _floats(target)
+
+    def __call__(self, weights):
+        shift = weights - keras.ops.convert_to_tensor(self.target, weights.dtype)
+        return self.l2 * keras.ops.sum(keras.ops.square(shift))
+
+    def get_config(self):
+        return {"l2": self.l2, "target": self.target}
+
+
+@keras.saving.register_keras_serializable(package="tfbt")
 class DownstreamHead(keras.layers.Layer):
     """Standardisation -> [Dense(hidden_units, relu) -> Dropout] -> Dense(num_outputs) logits.
 
@@ -22,8 +42,9 @@ class DownstreamHead(keras.layers.Layer):
       dropout: rate before the output layer when there is a hidden layer.
       mean, variance: ``[D]`` standardisation statistics (none: no standardisation).
       output_bias: ``[num_outputs]`` initial output bias (none: zeros, Glorot output kernel).
-      l2: L2 penalty ``l2 * sum(W**2)`` on the kernels (not on the biases, so the prior is
-        not pulled towards uniform).
+      l2: L2 penalty ``l2 * sum(W**2)`` on the kernels and ``l2 * sum((b - output_bias)**2)``
+        on the output bias (``PullTowards``: held near the prior, not pulled to uniform; the
+        same objective as ``tfbt.downstream.logistic.fit_softmax_regression``).
 
     Call: ``[B, D]`` -> float ``[B, num_outputs]`` logits.
     """
@@ -56,6 +77,8 @@ class DownstreamHead(keras.layers.Layer):
         prior = self.output_bias is not None
         self.blocks.append(keras.layers.Dense(
             self.num_outputs, kernel_regularizer=regularizer,
+            bias_regularizer=(PullTowards(self.l2, self.output_bias)
+                              if prior and self.l2 else None),
             kernel_initializer="zeros" if prior else "glorot_uniform",
             bias_initializer=(keras.initializers.Constant(np.asarray(self.output_bias))
                               if prior else "zeros"),
@@ -106,7 +129,8 @@ class ItemEmbeddingHead(keras.layers.Layer):
     Args:
       num_items: catalogue size N (column j scores item j + 1).
       embedding_dim: size E of the item embeddings.
-      hidden_units, dropout, mean, variance, l2: of the projection (see ``DownstreamHead``).
+      hidden_units, dropout, mean, variance, l2: of the projection (see ``DownstreamHead``);
+        ``l2`` also holds the item bias near ``output_bias`` (``PullTowards``).
       output_bias: ``[N]`` initial item bias (none: zeros).
       item_embeddings: ``[N, E]`` initial table (none: zeros, e.g. before ``set_weights``);
         not part of the config: it is saved with the weights.
@@ -142,7 +166,9 @@ class ItemEmbeddingHead(keras.layers.Layer):
         self.bias = self.add_weight(
             shape=(self.num_items,), name="item_bias",
             initializer="zeros" if bias is None else keras.initializers.Constant(
-                np.asarray(bias, "float32")))
+                np.asarray(bias, "float32")),
+            regularizer=(PullTowards(self.project.l2, bias)
+                         if bias is not None and self.project.l2 else None))
         self.initial_table = None  # the weight holds it now
 
     def call(self, x, training=None):
