@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tfbt  # noqa: E402,F401  (first: its environment defaults must precede TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
 from tfbt.evaluation.ranking import evaluate_full_ranking  # noqa: E402
 
 BEAUTY_USERS = 22_363

@@ -31,11 +31,11 @@ import sys
 import time
 from pathlib import Path
 
+import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import keras
 import tensorflow as tf
 from bench_pipeline import dataset_for
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
 from tfbt.runs import train
 

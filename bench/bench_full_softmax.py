@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import tensorflow as tf
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.losses.next_item import full_softmax_cross_entropy
 
 from report_io import print_and_save

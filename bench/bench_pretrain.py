@@ -18,12 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import keras
 import tensorflow as tf
 from bench_pipeline import dataset_for
 from op_profile import top_ops
+from report_io import print_and_save
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
 from tfbt.runs.pretrain import PretrainConfig, build_pretrainer
 
@@ -95,11 +96,7 @@ def main(argv=None) -> int:
         row = measure(data_dir, encoder, batch_size, jit, args)
         print(json.dumps(row), flush=True)
         report["runs"].append(row)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    print_and_save(report, args.out and Path(args.out))
     return 0
 
 

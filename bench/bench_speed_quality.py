@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 from bench_pipeline import dataset_for
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.runs import train
 
 from report_io import print_and_save

@@ -29,12 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tfbt  # noqa: E402,F401  (first: its environment defaults must precede TensorFlow)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from bench_full_ranking import DEFAULT_BEAUTY, dataset_folder  # noqa: E402
 from op_profile import top_ops  # noqa: E402
+from report_io import print_and_save  # noqa: E402
 
-import tfbt  # noqa: E402,F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS)
 from tfbt import data  # noqa: E402
 from tfbt.runs import train  # noqa: E402
 
@@ -160,10 +161,7 @@ def main(argv=None) -> int:
                     "tensorflow": tf.__version__},
         "results": results,
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print_and_save(report, args.out and Path(args.out))
     return 0
 
 

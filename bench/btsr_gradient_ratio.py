@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import tensorflow as tf
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
 from tfbt.runs import layout
 from tfbt.runs.train import TrainConfig, build_model, training_dataset

@@ -5,6 +5,8 @@
 #
 #   bench/run_speed_suite.sh            # everything (about 30-40 min on 2 quiet cores)
 #   SKIP_SCALE=1 bench/run_speed_suite.sh   # without the ML-20M / million-item runs
+#   TF_ENABLE_ONEDNN_OPTS=0 RESULTS=results/onednn_off SKIP_SCALE=1 bench/run_speed_suite.sh
+#                                           # the same with TensorFlow's oneDNN kernels off
 #
 # Each step is bounded by `timeout`; a step that fails or times out is reported and the suite
 # goes on (its JSON is then missing or old; the summary at the end lists which).
@@ -12,7 +14,7 @@ set -u
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python}
 WORK=${WORK:-/tmp/tfbt-bench}
-RESULTS=results
+RESULTS=${RESULTS:-results}
 mkdir -p "$RESULTS"
 failed=()
 
