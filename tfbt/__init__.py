@@ -14,8 +14,9 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # TensorFlow turns its oneDNN kernels on by default only on CPUs it classes as deep-learning
 # ones; elsewhere (e.g. the AMD EPYC of our benchmarks) the plain Eigen kernels run batched
-# matmuls 3-4x slower: a SASRec step was 1.5x, full-ranking evaluation 1.8x and CNN pretraining at
-# batch 1024 2.1x slower without oneDNN (bench/, README "Benchmarks"). A user's own setting wins.
+# matmuls 3-4x slower: full-ranking evaluation was 1.5-1.8x and a SASRec training step 1.1-1.3x
+# slower without oneDNN (README "Benchmarks"). It is read when TensorFlow is first imported.
+# A user's own setting wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # TensorFlow's C++ log lines (cuInit failing on a machine without a GPU, TFRecordDataset buffer
 # sizes, NodeDef attribute mismatches) read like errors and are not ones: by default only fatal
