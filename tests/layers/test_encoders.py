@@ -10,6 +10,7 @@ from tfbt.layers.encoders import (
     CNNEncoder,
     SASRecEncoder,
     _conv1d_by_matmul,
+    _pre_norm_block,
     build_encoder,
 )
 
@@ -131,6 +132,26 @@ def test_sasrec_last_position_path_equals_the_full_sequence(num_blocks):
     np.testing.assert_allclose(last, full, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(last[-1], 0.0)
     assert not np.allclose(last[:-1], 0.0)
+
+
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_pre_norm_block_equals_the_keras_hub_decoder_call(num_heads):
+    """The encoder runs each block's sublayers with one ready mask (causality included): same
+    numbers as the block's own call, which builds and merges its causal mask itself."""
+    encoder = sasrec(num_heads=num_heads, dropout=0.0)
+    items = left_pad(ROWS + [[]], MAX_LEN)
+    encoder(items)
+    block = encoder.blocks[0]
+    x = tf.random.stateless_normal((len(ROWS) + 1, MAX_LEN, 8), seed=(1, 2))
+    real = items != 0
+    eye = np.eye(MAX_LEN, dtype=bool)[None]
+    reference = block(x, decoder_attention_mask=real[:, None, :] | eye).numpy()
+    ready_mask = (real[:, None, :] & np.tril(np.ones((MAX_LEN, MAX_LEN), bool))[None]) | eye
+    full = _pre_norm_block(block, x, ready_mask, training=False).numpy()
+    last = _pre_norm_block(block, x, ready_mask[:, -1:], training=False,
+                           last_query_only=True).numpy()
+    np.testing.assert_allclose(full, reference, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(last, reference[:, -1:], rtol=1e-5, atol=1e-5)
 
 
 def test_sasrec_is_causal():

@@ -268,17 +268,20 @@ class SASRecEncoder(keras.layers.Layer):
         x = self.embedding_dropout(x, training=training) * keep
 
         index = ops.arange(ops.shape(items)[1])
+        causal = ops.expand_dims(ops.greater_equal(index[:, None], index[None, :]), 0)
         diagonal = ops.expand_dims(ops.equal(index[:, None], index[None, :]), 0)  # [1, L, L]
-        # Real keys plus the query itself; the blocks add the causal mask on top.
-        attention_mask = ops.logical_or(ops.expand_dims(real, 1), diagonal)  # [B, L, L]
+        # Real keys at or before the query, plus the query itself; built once for every block.
+        attention_mask = ops.logical_or(
+            ops.logical_and(ops.expand_dims(real, 1), causal), diagonal)  # [B, L, L]
         if return_sequences is None:
             return_sequences = self.return_sequences
         for block in self.blocks if return_sequences else self.blocks[:-1]:
-            x = block(x, decoder_attention_mask=attention_mask, training=training)
+            x = _pre_norm_block(block, x, attention_mask, training)
         if return_sequences:
             return self.final_norm(x) * keep                            # [B, L, D]
         # The last position is the only query left (causality puts every key before it).
-        last = _last_query_block(self.blocks[-1], x, attention_mask[:, -1:, :], training)
+        last = _pre_norm_block(self.blocks[-1], x, attention_mask[:, -1:, :], training,
+                               last_query_only=True)
         return self.final_norm(last[:, 0, :]) * keep[:, -1, :]          # [B, D]
 
     def item_logits(self, outputs):
@@ -331,26 +334,32 @@ def _conv1d_by_matmul(conv, x):
     return conv.activation(y)
 
 
-def _last_query_block(block, x, attention_mask, training):
-    """One pre-LayerNorm ``keras_hub.layers.TransformerDecoder`` evaluated at the last query only.
+def _pre_norm_block(block, x, attention_mask, training, last_query_only=False):
+    """One pre-LayerNorm ``keras_hub.layers.TransformerDecoder`` (no cross-attention) applied
+    with a ready attention mask.
 
-    Equals ``block(x, ...)[:, -1:]``: keys and values still come from every position of
-    ``x [B, L, D]``, but the query, the attention output, the feed-forward network and the
-    residuals are computed for one position instead of L (with 2 blocks, about 40% of an
-    encoder pass when only user representations are needed). Uses the block's own sublayers,
-    so the weights are the same; ``tests/layers/test_encoders.py`` checks the equality.
+    Equals ``block(x, decoder_attention_mask=...)`` (or its last position), using the block's
+    own sublayers and weights, but the mask already holds causality: the block does not rebuild
+    and merge its causal mask (casts and minimums over ``[B, L, L]``) at every call. With
+    ``last_query_only``, keys and values still come from every position of ``x`` while the
+    query, the feed-forward network and the residuals are computed for the last position only
+    (with 2 blocks, about 40% of an encoder pass when only user representations are needed).
+    ``tests/layers/test_encoders.py`` checks both against the block's own call.
 
     Args:
       block: a built ``TransformerDecoder`` with ``normalize_first=True``, no cross-attention.
       x: ``[B, L, D]``, the block's input.
-      attention_mask: bool ``[B, 1, L]``, the keys the last query may see.
+      attention_mask: bool ``[B, Q, L]``, the keys each query may see (causality included);
+        ``Q = 1`` with ``last_query_only``, else ``L``.
     Returns:
-      ``[B, 1, D]``.
+      ``[B, Q, D]``.
     """
     normed = block._self_attention_layer_norm(x)
-    attended = block._self_attention_layer(query=normed[:, -1:], value=normed,
+    queries = normed[:, -1:] if last_query_only else normed
+    residual = x[:, -1:] if last_query_only else x
+    attended = block._self_attention_layer(query=queries, value=normed,
                                            attention_mask=attention_mask, training=training)
-    x = block._self_attention_dropout(attended, training=training) + x[:, -1:]
+    x = block._self_attention_dropout(attended, training=training) + residual
     hidden = block._feedforward_intermediate_dense(block._feedforward_layer_norm(x))
     return block._feedforward_dropout(block._feedforward_output_dense(hidden),
                                       training=training) + x
