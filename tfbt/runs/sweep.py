@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -130,12 +131,9 @@ def plot(table: dict, path: Path, split: str = "test") -> None:
     right.set_xlabel("α")
     right.set_ylabel("effective rank of user embeddings")
     right.set_title("spectrum flatness")
-    figure.suptitle(f"BT-SR α sweep: {table['protocol']}"[:110], fontsize=9)
+    _suptitle(figure, table)
     figure.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    figure.savefig(tmp, dpi=120)
-    plt.close(figure)
-    tmp.replace(path)
+    _save(figure, path)
 
 
 def seed_folder(output: str | Path, seed: int) -> Path:
@@ -219,7 +217,7 @@ def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test"
     right.set_xlabel("α")
     right.set_ylabel("effective rank of user embeddings")
     right.set_title("spectrum flatness")
-    figure.suptitle(f"BT-SR α sweep: {table['protocol']}"[:110], fontsize=9)
+    _suptitle(figure, table)
     figure.tight_layout()
     _save(figure, path)
 
@@ -234,6 +232,11 @@ def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test"
     axis.legend()
     figure.tight_layout()
     _save(figure, spectrum_path)
+
+
+def _suptitle(figure, table: dict) -> None:
+    """The protocol as the figure title, wrapped (it is a sentence, longer than the figure)."""
+    figure.suptitle(textwrap.fill(f"BT-SR α sweep: {table['protocol']}", 110), fontsize=9)
 
 
 def _save(figure, path: Path) -> None:
