@@ -142,17 +142,31 @@ def test_frozen_keeps_and_finetuned_changes_the_encoder(users, split, encoder):
     scratch = downstream.train_scratch(task, encoder, labelled, FIT, seed=0)
     for original, now in zip(before, encoder.get_weights()):
         np.testing.assert_array_equal(original, now)  # the shared encoder is never modified
-    tuned_encoder = tuned.model.get_layer("user_encoder")
-    rate = probe.learning_rate or min(FIT.head_learning_rates)  # 0: the prior was kept
-    assert tuned.learning_rate == pytest.approx(rate * FIT.finetune_scale)
-    assert tuned.l2 == probe.l2 and tuned.epochs >= 1
-    assert any(not np.allclose(a, b) for a, b in zip(before, tuned_encoder.get_weights()))
+    assert tuned.l2 == probe.l2 and tuned.valid_score >= probe.valid_score
+    if tuned.epochs:  # fine-tuned at the LP-FT rate: a changed copy of the encoder
+        rate = probe.learning_rate or min(FIT.head_learning_rates)  # 0: the prior was kept
+        assert tuned.learning_rate == pytest.approx(rate * FIT.finetune_scale)
+        assert any(not np.allclose(a, b) for a, b in
+                   zip(before, tuned.model.get_layer("user_encoder").get_weights()))
+    else:  # fine-tuning never beat the probe on validation: the probe was kept
+        assert tuned.test == probe.test
     if scratch.epochs:  # trained: a new encoder
         assert any(not np.allclose(a, b) for a, b in
                    zip(before, scratch.model.get_layer("user_encoder").get_weights()))
     else:  # training never beat the untrained start on validation: the prior was kept
         predicted = np.argmax(scratch.model.predict(task.test.items, verbose=0), axis=1)
         assert np.all(predicted == np.argmax(task.log_prior(labelled)))
+
+
+def test_finetuning_that_hurts_on_validation_is_not_kept(users, split, encoder):
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
+    labelled = task.labelled(0.05, seed=0)
+    probe = downstream.train_frozen(task, _features(encoder, task), labelled, FIT, seed=0)
+    wild = dataclasses.replace(FIT, finetune_scale=1e4)  # steps that wreck the encoder
+    tuned = downstream.train_finetuned(task, encoder, probe, labelled, wild, seed=0)
+    assert tuned.epochs == 0 and tuned.learning_rate == 0.0
+    assert tuned.valid_score == pytest.approx(probe.valid_score)
+    assert tuned.test == pytest.approx(probe.test)
 
 
 def test_next_item_head_is_ranked_with_seen_items_removed(users, split, encoder):
@@ -170,7 +184,7 @@ def test_next_item_head_is_ranked_with_seen_items_removed(users, split, encoder)
         return scores
 
     rows = np.arange(len(task.test))
-    result = downstream.next_item_scores(lambda x: x, oracle(rows), task.test, users.num_items)
+    result = downstream.next_item_scores(lambda x: x, oracle(rows), task.test)
     repeats = np.mean([t in seen for t, seen in zip(targets, task.test.seen)])
     assert result["HR@5"] == pytest.approx(1 - repeats)
 
@@ -200,7 +214,7 @@ def test_head_penalty_pulls_the_bias_towards_the_prior_not_zero():
                                                         rel=1e-5)
 
 
-def test_heads_start_at_the_trivial_baseline(users, split, encoder):
+def test_heads_start_at_the_trivial_baseline(synthetic, users, split, encoder):
     genre = downstream.make_task(users, split, "favorite_genre", max_len=MAX_LEN)
     labelled = genre.labelled(0.05, seed=0)
     prior = genre.log_prior(labelled)
@@ -210,9 +224,11 @@ def test_heads_start_at_the_trivial_baseline(users, split, encoder):
     features = _features(encoder, genre)["test"]
     assert np.all(np.argmax(np.asarray(head(features)), axis=1) == counts.argmax())
 
+    # Next item: the popularity the most-popular baseline ranks by, which the dataset gives
+    # without the downstream task (every user's training part, no held-out target).
     next_item = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
-    pool = np.concatenate([users.sequences[r][:-2] for r in split.train])  # training parts
-    popularity = np.bincount(pool, minlength=users.num_items + 1)[1:]
+    popularity = data.item_counts(synthetic)[1:]
+    np.testing.assert_array_equal(next_item.item_counts, popularity)
     prior = next_item.log_prior(next_item.labelled(0.01, seed=0))  # labels play no part
     np.testing.assert_allclose(np.exp(prior), (popularity + 1) / (popularity + 1).sum(),
                                rtol=1e-5)
@@ -294,10 +310,23 @@ def test_lbfgs_probe_and_item_embedding_head(users, split, encoder):
     ({"next_item_head": "mlp"}, "next_item_head must be one of"),
     ({"probe": "lbfgs", "hidden_units": 8}, "L-BFGS probe is linear"),
     ({"head_l2s": (-1.0,)}, "head_l2s"),
+    ({"selection_se": -0.5}, "selection_se"),
 ])
 def test_bad_fit_settings_are_rejected(flags, message):
     with pytest.raises(ValueError, match=message):
         downstream.FitConfig(**flags)
+
+
+def test_selection_keeps_the_simplest_candidate_within_one_standard_error():
+    from tfbt.downstream.protocol import _simplest_within_se
+
+    start = np.r_[np.ones(30), np.zeros(70)]  # validation score 0.30
+    best = np.r_[np.ones(34), np.zeros(66)]  # 0.34, standard error 0.048
+    far = np.r_[np.ones(45), np.zeros(55)]  # 0.45: more than one standard error above 0.30
+    assert _simplest_within_se([start, best], 1.0) == 0  # 0.04 is noise on 100 users
+    assert _simplest_within_se([start, best], 0.0) == 1  # tolerance 0: the best
+    assert _simplest_within_se([start, best, far], 1.0) == 2
+    assert _simplest_within_se([best, start, best], 0.0) == 0  # the first of equals
 
 
 def test_item_embedding_head_layer_contract(layer_test):

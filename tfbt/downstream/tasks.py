@@ -49,13 +49,19 @@ class Examples:
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """A downstream task: its examples for the training pool, validation and test users."""
+    """A downstream task: its examples for the training pool, validation and test users.
+
+    ``item_counts`` (``next_item`` only): int ``[num_outputs]``, column j = item j + 1, every
+    user's interactions in the training part of their sequence (no validation or test target):
+    the popularity that needs no label, which the most-popular baseline ranks by.
+    """
 
     name: str
     num_outputs: int
     train: Examples
     valid: Examples
     test: Examples
+    item_counts: np.ndarray | None = None
 
     @property
     def is_next_item(self) -> bool:
@@ -71,17 +77,13 @@ class Task:
         unseen class or item is unlikely, not impossible).
 
         Classification: the class frequencies of the ``labelled`` training examples (the
-        majority class). Next-item: the item frequencies in the training pool's histories
-        (inputs, which need no label; each user counted once), column j = item j + 1 (the
-        popularity ranking).
+        majority class). Next-item: ``item_counts`` (no label needed), so the untrained head
+        ranks exactly as the most-popular baseline.
         """
         if self.is_next_item:
-            first = np.unique(self.train.rows, return_index=True)[1]  # each user's longest
-            items = np.concatenate([self.train.seen[i] for i in first])
-            counts = np.bincount(items, minlength=self.num_outputs + 1)[1:]
+            counts = self.item_counts + 1.0
         else:
-            counts = np.bincount(self.train.targets[labelled], minlength=self.num_outputs)
-        counts = counts + 1.0
+            counts = np.bincount(self.train.targets[labelled], minlength=self.num_outputs) + 1.0
         return np.log(counts / counts.sum()).astype(np.float32)
 
     def labelled(self, fraction: float, seed: int) -> np.ndarray:
@@ -94,10 +96,12 @@ def make_task(users: Users, split: UserSplit, name: str, *, max_len: int,
               cuts: int = 1) -> Task:
     """Builds the examples of task ``name`` (``"next_item"`` or a label of ``users``)."""
     if name == NEXT_ITEM:
+        known = np.concatenate([training_part(seq) for seq in users.sequences])
         return Task(name, users.num_items,
                     _next_item_examples(users, split.train, max_len, cuts, offset=VALID),
                     _next_item_examples(users, split.valid, max_len, 1, offset=VALID),
-                    _next_item_examples(users, split.test, max_len, 1, offset=TEST))
+                    _next_item_examples(users, split.test, max_len, 1, offset=TEST),
+                    item_counts=np.bincount(known, minlength=users.num_items + 1)[1:])
     if name not in users.labels:
         raise ValueError(f"unknown task {name!r}: expected {NEXT_ITEM!r} or one of the loaded "
                          f"labels {sorted(users.labels)}")

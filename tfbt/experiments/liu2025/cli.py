@@ -97,6 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="0 = a linear head")
     add("--head-l2s", type=_list(float), default=f.head_l2s,
         help="L2 penalties of the head tried on validation users, strongest first")
+    add("--selection-se", type=cli_types.non_negative_float, default=f.selection_se,
+        help="keep the simplest candidate (the untrained start, then the strongest L2) within "
+             "this many standard errors of the best validation score (one-standard-error "
+             "rule); 0 keeps the best")
     add("--probe", choices=downstream.PROBES, default=f.probe,
         help="frozen heads: adam (learning-rate grid, early stopping) or lbfgs (the standard "
              "linear probe: L-BFGS logistic regression to convergence)")
@@ -110,7 +114,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     fit = dataclasses.replace(
         downstream.FitConfig(), head_learning_rates=args.head_lrs, head_epochs=args.head_epochs,
         encoder_epochs=args.encoder_epochs, patience=args.patience,
-        hidden_units=args.hidden_units, head_l2s=args.head_l2s, probe=args.probe)
+        hidden_units=args.hidden_units, head_l2s=args.head_l2s, probe=args.probe,
+        selection_se=args.selection_se)
     return ExperimentConfig(
         data=args.data, output=args.output, seeds=args.seeds, fractions=args.fractions,
         modes=args.modes, tasks=args.tasks, max_len=args.max_len,

@@ -272,9 +272,8 @@ def _references(config, tasks, users, dual_encoder, seed, results):
     if downstream.NEXT_ITEM in tasks and not results.has(
             "reference", "reference", downstream.NEXT_ITEM, "dual_encoder_retrieval", None, seed):
         task, de_arrays = tasks[downstream.NEXT_ITEM], dual_encoder()
-        counts = data.item_counts(config.data)
         table = tf.constant(de_arrays["item_embeddings"][1:users.num_items + 1])
-        popularity = tf.constant(counts[1:users.num_items + 1], tf.float32)
+        popularity = tf.constant(task.item_counts, tf.float32)  # what next-item heads start at
         rows = {
             "dual_encoder_retrieval": (lambda x: tf.matmul(x, table, transpose_b=True),
                                        de_arrays[f"{downstream.NEXT_ITEM}/test"]),
@@ -282,7 +281,7 @@ def _references(config, tasks, users, dual_encoder, seed, results):
                                                        [tf.shape(x)[0], users.num_items]),
                              task.test.items)}
         for mode, (score, inputs) in rows.items():
-            found = downstream.next_item_scores(score, inputs, task.test, users.num_items)
+            found = downstream.next_item_scores(score, inputs, task.test)
             results.add("reference", "reference", downstream.NEXT_ITEM, mode, None, seed,
                         {"recall@5": found["HR@5"], "recall@10": found["HR@10"]})
     for name, task in tasks.items():
