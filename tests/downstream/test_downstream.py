@@ -143,7 +143,8 @@ def test_frozen_keeps_and_finetuned_changes_the_encoder(users, split, encoder):
     for original, now in zip(before, encoder.get_weights()):
         np.testing.assert_array_equal(original, now)  # the shared encoder is never modified
     assert tuned.l2 == probe.l2 and tuned.valid_score >= probe.valid_score
-    if tuned.epochs:  # fine-tuned at the LP-FT rate: a changed copy of the encoder
+    assert tuned.kept_start == (tuned.epochs == 0)
+    if not tuned.kept_start:  # fine-tuned at the LP-FT rate: a changed copy of the encoder
         rate = probe.learning_rate or min(FIT.head_learning_rates)  # 0: the prior was kept
         assert tuned.learning_rate == pytest.approx(rate * FIT.finetune_scale)
         assert any(not np.allclose(a, b) for a, b in
@@ -164,7 +165,7 @@ def test_finetuning_that_hurts_on_validation_is_not_kept(users, split, encoder):
     probe = downstream.train_frozen(task, _features(encoder, task), labelled, FIT, seed=0)
     wild = dataclasses.replace(FIT, finetune_scale=1e4)  # steps that wreck the encoder
     tuned = downstream.train_finetuned(task, encoder, probe, labelled, wild, seed=0)
-    assert tuned.epochs == 0 and tuned.learning_rate == 0.0
+    assert tuned.kept_start and tuned.epochs == 0 and tuned.learning_rate == 0.0
     assert tuned.valid_score == pytest.approx(probe.valid_score)
     assert tuned.test == pytest.approx(probe.test)
 

@@ -95,7 +95,9 @@ class FitConfig:
 @dataclasses.dataclass
 class Outcome:
     """A trained downstream model, what was chosen and its test metrics (``learning_rate`` and
-    ``epochs`` are 0 for the L-BFGS probe)."""
+    ``epochs`` are 0 for the L-BFGS probe). ``kept_start``: no trained candidate beat the
+    untrained start (a new head's prior, or the probe a fine-tuning began from) on validation.
+    """
 
     model: keras.Model
     learning_rate: float
@@ -104,6 +106,7 @@ class Outcome:
     test: dict[str, float]
     num_train: int
     l2: float = 0.0
+    kept_start: bool = False
 
 
 def train_frozen(task: Task, features: dict[str, np.ndarray], labelled: np.ndarray,
@@ -310,7 +313,7 @@ def _select(task, build, inputs, labelled, learning_rates, l2s, epochs, config, 
     model.set_weights(weights)
     return Outcome(model, float(learning_rate), int(best_epochs), float(hits.mean()),
                    evaluate_task(task, model, inputs["test"], task.test), int(labelled.sum()),
-                   float(l2))
+                   float(l2), kept_start=chosen == 0)
 
 
 def _select_lbfgs(task, build, features, labelled, config, statistics, prior, table):
@@ -332,11 +335,11 @@ def _select_lbfgs(task, build, features, labelled, config, statistics, prior, ta
         model = build(l2)
         model.get_layer("head").set_linear(weights, bias)
         candidates.append((_validation_hits(task, model, features), l2, model))
-    hits, l2, model = candidates[_simplest_within_se([c[0] for c in candidates],
-                                                     config.selection_se)]
+    chosen = _simplest_within_se([c[0] for c in candidates], config.selection_se)
+    hits, l2, model = candidates[chosen]
     return Outcome(model, 0.0, 0, float(hits.mean()),
                    evaluate_task(task, model, features["test"], task.test),
-                   int(labelled.sum()), float(l2))
+                   int(labelled.sum()), float(l2), kept_start=chosen == 0)
 
 
 def _predict(task, model, inputs, examples) -> np.ndarray:

@@ -246,13 +246,15 @@ def _run_cells(config, tasks, users, pending, results, progress):
                 results.add(variant.section, variant.name, name, column, fraction, seed,
                             outcome.test, learning_rate=outcome.learning_rate,
                             l2=outcome.l2, epochs=outcome.epochs, num_train=outcome.num_train,
-                            valid_score=outcome.valid_score,
+                            valid_score=outcome.valid_score, kept_start=outcome.kept_start,
                             seconds=round(time.time() - start, 2))
                 progress(f"seed {seed} {variant.section}/{variant.name} {name} "
                          f"{fraction * 100:g}% {column}: " + ", ".join(
                              f"{k}={v:.4f}" for k, v in outcome.test.items())
                          + f" (lr {outcome.learning_rate:g}, l2 {outcome.l2:g}, "
-                         f"{outcome.epochs} epochs, {outcome.num_train} examples, "
+                         f"{outcome.epochs} epochs, "
+                         f"{'start kept, ' if outcome.kept_start else ''}"
+                         f"{outcome.num_train} examples, "
                          f"{time.time() - start:.1f}s)")
 
 
