@@ -318,16 +318,21 @@ def test_bad_fit_settings_are_rejected(flags, message):
         downstream.FitConfig(**flags)
 
 
-def test_selection_keeps_the_simplest_candidate_within_one_standard_error():
+def test_selection_keeps_the_simplest_candidate_within_one_paired_standard_error():
     from tfbt.downstream.protocol import _simplest_within_se
 
-    start = np.r_[np.ones(30), np.zeros(70)]  # validation score 0.30
-    best = np.r_[np.ones(34), np.zeros(66)]  # 0.34, standard error 0.048
-    far = np.r_[np.ones(45), np.zeros(55)]  # 0.45: more than one standard error above 0.30
-    assert _simplest_within_se([start, best], 1.0) == 0  # 0.04 is noise on 100 users
-    assert _simplest_within_se([start, best], 0.0) == 1  # tolerance 0: the best
-    assert _simplest_within_se([start, best, far], 1.0) == 2
-    assert _simplest_within_se([best, start, best], 0.0) == 0  # the first of equals
+    def hits(*users):  # 1 for the validation users (of 100) a candidate gets right
+        out = np.zeros(100)
+        out[np.r_[users]] = 1
+        return out
+
+    start = hits(np.arange(30))  # validation score 0.30
+    reshuffled = hits(np.arange(40, 74))  # 0.34 on other users: a paired error of 0.08
+    same_plus = hits(np.arange(34))  # 0.34: the start's users and 4 more (error 0.02)
+    assert _simplest_within_se([start, reshuffled], 1.0) == 0
+    assert _simplest_within_se([start, same_plus], 1.0) == 1
+    assert _simplest_within_se([start, reshuffled], 0.0) == 1  # tolerance 0: the best
+    assert _simplest_within_se([same_plus, start, same_plus], 0.0) == 0  # the first of equals
 
 
 def test_item_embedding_head_layer_contract(layer_test):

@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="L2 penalties of the head tried on validation users, strongest first")
     add("--selection-se", type=cli_types.non_negative_float, default=f.selection_se,
         help="keep the simplest candidate (the untrained start, then the strongest L2) within "
-             "this many standard errors of the best validation score (one-standard-error "
+             "this many (paired) standard errors of the best validation score (one-standard-error "
              "rule); 0 keeps the best")
     add("--probe", choices=downstream.PROBES, default=f.probe,
         help="frozen heads: adam (learning-rate grid, early stopping) or lbfgs (the standard "
