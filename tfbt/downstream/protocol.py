@@ -209,7 +209,7 @@ def evaluate_task(task: Task, model: Callable, inputs, examples: Examples) -> di
     return _metrics(task, examples, _predict(task, model, inputs, examples))
 
 
-def next_item_ranks(score: Callable, inputs, examples: Examples) -> np.ndarray:
+def _next_item_ranks(score: Callable, inputs, examples: Examples) -> np.ndarray:
     """int ``[n]``: each example's target rank (1 = first) under ``score(inputs batch) ->
     [B, N]``, by full ranking with the example's history removed (``rank_and_top_k``, run
     eagerly on batches of 512, so a new scorer is never traced)."""
@@ -226,8 +226,8 @@ def next_item_ranks(score: Callable, inputs, examples: Examples) -> np.ndarray:
 
 def next_item_scores(score: Callable, inputs, examples: Examples,
                      ks: Sequence[int] = (5, 10)) -> dict:
-    """``HR@k`` (= Recall@k, one target per example) of ``next_item_ranks``."""
-    ranks = next_item_ranks(score, inputs, examples)
+    """``HR@k`` (= Recall@k, one target per example) of ``_next_item_ranks``."""
+    ranks = _next_item_ranks(score, inputs, examples)
     return {f"HR@{k}": float(np.mean(ranks <= k)) for k in ks}
 
 
@@ -346,7 +346,7 @@ def _select_lbfgs(task, build, features, labelled, config, statistics, prior, ta
 def _predict(task, model, inputs, examples) -> np.ndarray:
     """Per example: the predicted class, or the target's rank (next item)."""
     if task.is_next_item:
-        return next_item_ranks(lambda x: model(x, training=False), inputs, examples)
+        return _next_item_ranks(lambda x: model(x, training=False), inputs, examples)
     logits = [keras.ops.convert_to_numpy(model(inputs[i:i + 1024], training=False))
               for i in range(0, len(inputs), 1024)]
     return np.argmax(np.concatenate(logits), axis=1)
