@@ -25,17 +25,19 @@ def _load(path):
     for cell in results["cells"]:
         key = cell["task"], cell["fraction"], cell["mode"]
         if key in means and cell["metric"] == means[key]["metric"]:
-            count, total = kept.get(key, (0, 0))
-            start = cell.get("kept_start")
-            kept[key] = (None if start is None or count is None else count + start, total + 1)
+            kept.setdefault(key, []).append(cell.get("kept_start"))
     return means, kept
+
+
+def _kept(flags):
+    return "?" if not flags or None in flags else f"{sum(flags)}/{len(flags)}"
 
 
 def main(arguments):
     if not arguments or any("=" not in a for a in arguments):
         sys.exit(__doc__)
     runs = [(label, *_load(path)) for label, path in (a.split("=", 1) for a in arguments)]
-    keys = sorted(runs[0][1], key=lambda k: (k[0], k[1], k[2]))
+    keys = sorted(runs[0][1])  # (task, fraction, mode)
     print("| task / metric | fraction | mode | " + " | ".join(
         f"{label} | kept" for label, *_ in runs) + " |")
     print("|---|---|---|" + "---|---|" * len(runs))
@@ -43,9 +45,8 @@ def main(arguments):
         cells = []
         for _, means, kept in runs:
             row = means.get(key)
-            count, total = kept.get(key, (None, 0))
             cells.append("–" if row is None else f"{row['mean']:.3f} ± {row['std']:.3f}")
-            cells.append("?" if count is None else f"{count}/{total}")
+            cells.append(_kept(kept.get(key)))
         task, fraction, mode = key
         print(f"| {task} / {_metric(task)} | {fraction * 100:g}% | {mode} | "
               + " | ".join(cells) + " |")
