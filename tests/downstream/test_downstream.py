@@ -97,6 +97,24 @@ def test_task_examples_follow_the_protocol(users, split):
         downstream.make_task(users, split, "age", max_len=MAX_LEN)
 
 
+def test_next_item_examples_can_end_at_the_last_item_like_the_test_users(users, split):
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2,
+                                next_item_end="last")
+    seq = users.sequences[split.train[0]]
+    first = task.train.rows == split.train[0]
+    np.testing.assert_array_equal(task.train.targets[first], seq[[-1, -2]])
+    np.testing.assert_array_equal(task.train.seen[np.flatnonzero(first)[0]], seq[:-1])
+    valid_seq = users.sequences[task.valid.rows[0]]
+    assert task.valid.targets[0] == valid_seq[-1]
+    np.testing.assert_array_equal(task.valid.seen[0], valid_seq[:-1])
+    test_seq = users.sequences[task.test.rows[0]]
+    assert task.test.targets[0] == test_seq[-1]
+    default = downstream.make_task(users, split, "next_item", max_len=MAX_LEN)
+    np.testing.assert_array_equal(task.item_counts, default.item_counts)  # no target counted
+    with pytest.raises(ValueError, match="next_item_end must be one of"):
+        downstream.make_task(users, split, "next_item", max_len=MAX_LEN, next_item_end="first")
+
+
 def test_probe_label_splits_the_users_in_halves_by_seed(synthetic, encoder):
     first = downstream.probe_label(encoder, synthetic, "favorite_genre", max_len=MAX_LEN,
                                    seed=0, epochs=20)

@@ -86,6 +86,14 @@ def test_runner_writes_all_cells_reports_and_resumes(synthetic, tmp_path, monkey
     assert len(wider["cells"]) == len(payload["cells"]) + 4
     assert json.loads((output / "results.json").read_text())["cells"] == wider["cells"]
 
+    # Other settings would mix incomparable cells into the file: refused, nothing written.
+    before = (output / "results.json").read_text()
+    other = dataclasses.replace(config, next_item_end="last",
+                                fit=dataclasses.replace(config.fit, selection_se=0.0))
+    with pytest.raises(ValueError, match="next_item_end 'second-to-last' -> 'last'"):
+        liu2025.run_experiment(other, log=lambda message: None)
+    assert (output / "results.json").read_text() == before
+
 
 def test_each_ablation_value_is_its_own_pretraining_variant(tmp_path):
     config = _config(tmp_path, tmp_path, augment_ablation=("segment_mask:0.4", "permute"),

@@ -21,7 +21,7 @@ from tfbt.downstream.protocol import (
                                       train_frozen,
                                       train_scratch,
 )
-from tfbt.downstream.tasks import NEXT_ITEM, Examples, Task, make_task
+from tfbt.downstream.tasks import NEXT_ITEM, NEXT_ITEM_ENDS, Examples, Task, make_task
 from tfbt.downstream.users import (
                                       Users,
                                       UserSplit,
@@ -30,8 +30,8 @@ from tfbt.downstream.users import (
                                       split_users,
 )
 
-__all__ = ["NEXT_ITEM", "NEXT_ITEM_HEADS", "PROBES", "Examples", "FitConfig", "Outcome", "Task",
-           "UserSplit", "Users", "embed_users", "evaluate_task", "fit_softmax_regression",
-           "item_embedding_table", "label_subset", "linear_probe", "load_users", "macro_f1",
-           "make_task", "minimize_lbfgs", "next_item_scores", "probe_label", "split_users",
-           "train_finetuned", "train_frozen", "train_scratch"]
+__all__ = ["NEXT_ITEM", "NEXT_ITEM_ENDS", "NEXT_ITEM_HEADS", "PROBES", "Examples", "FitConfig",
+           "Outcome", "Task", "UserSplit", "Users", "embed_users", "evaluate_task",
+           "fit_softmax_regression", "item_embedding_table", "label_subset", "linear_probe",
+           "load_users", "macro_f1", "make_task", "minimize_lbfgs", "next_item_scores",
+           "probe_label", "split_users", "train_finetuned", "train_frozen", "train_scratch"]

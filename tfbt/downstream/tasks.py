@@ -5,10 +5,13 @@ Every input is a left-padded item history ``[n, max_len]`` (``tfbt.data`` conven
 * user classification (``favorite_genre``, ``gender``, ``age``, ``occupation``): input = the
   user's training sequence (``tfbt.data.splits.training_part``, what pretraining saw), target =
   the label; users without the label (-1) are left out;
-* ``next_item``: training users give their last ``cuts`` (prefix, following item) pairs that
-  end at the validation target; validation users predict the validation target from the
-  training part; test users the test target from everything before it. Scores are ranked over
-  the whole catalogue with the history's items removed; Recall@K = HR@K (one target per user).
+* ``next_item``: test users predict their last item from everything before it. With
+  ``next_item_end="second-to-last"``, training users give their last ``cuts`` (prefix,
+  following item) pairs that end at the validation target and validation users predict the
+  validation target from the training part (what pretraining saw); with ``"last"``, training
+  and validation users end at their last item too, so validation users are scored exactly as
+  test users are (inputs one item past what pretraining saw). Scores are ranked over the whole
+  catalogue with the history's items removed; Recall@K = HR@K (one target per user).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from tfrecords_builder.schema import MISSING_LABEL
 
 NEXT_ITEM = "next_item"
 VALID, TEST = TARGET_FROM_END["valid"], TARGET_FROM_END["test"]
+# Where the training and validation users' next-item examples end (items from the end).
+NEXT_ITEM_ENDS = {"second-to-last": VALID, "last": TEST}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,14 +97,19 @@ class Task:
                                                      seed=seed))
 
 
-def make_task(users: Users, split: UserSplit, name: str, *, max_len: int,
-              cuts: int = 1) -> Task:
-    """Builds the examples of task ``name`` (``"next_item"`` or a label of ``users``)."""
+def make_task(users: Users, split: UserSplit, name: str, *, max_len: int, cuts: int = 1,
+              next_item_end: str = "second-to-last") -> Task:
+    """Builds the examples of task ``name`` (``"next_item"`` or a label of ``users``);
+    ``next_item_end`` (``NEXT_ITEM_ENDS``): see the module docstring."""
     if name == NEXT_ITEM:
+        if next_item_end not in NEXT_ITEM_ENDS:
+            raise ValueError(f"next_item_end must be one of {sorted(NEXT_ITEM_ENDS)}, got "
+                             f"{next_item_end!r}")
+        end = NEXT_ITEM_ENDS[next_item_end]
         known = np.concatenate([training_part(seq) for seq in users.sequences])
         return Task(name, users.num_items,
-                    _next_item_examples(users, split.train, max_len, cuts, offset=VALID),
-                    _next_item_examples(users, split.valid, max_len, 1, offset=VALID),
+                    _next_item_examples(users, split.train, max_len, cuts, offset=end),
+                    _next_item_examples(users, split.valid, max_len, 1, offset=end),
                     _next_item_examples(users, split.test, max_len, 1, offset=TEST),
                     item_counts=np.bincount(known, minlength=users.num_items + 1)[1:])
     if name not in users.labels:

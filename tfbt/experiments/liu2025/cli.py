@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-len", type=cli_types.positive_int, default=d.max_len)
     add("--next-item-cuts", type=cli_types.positive_int, default=d.next_item_cuts,
         help="(prefix, next item) training pairs per labelled user")
+    add("--next-item-end", choices=sorted(downstream.NEXT_ITEM_ENDS), default=d.next_item_end,
+        help="where training and validation users' next-item examples end: second-to-last "
+        "item (the validation target) or last item (validation users scored like test users)")
     add("--split-seed", type=cli_types.non_negative_int, default=d.split_seed,
         help="seed of the training/validation/test user split (fixed across seeds)")
     add("--pretrain-augment", type=_augment_spec, default=d.augment)
@@ -119,7 +122,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return ExperimentConfig(
         data=args.data, output=args.output, seeds=args.seeds, fractions=args.fractions,
         modes=args.modes, tasks=args.tasks, max_len=args.max_len,
-        next_item_cuts=args.next_item_cuts, split_seed=args.split_seed,
+        next_item_cuts=args.next_item_cuts, next_item_end=args.next_item_end,
+        split_seed=args.split_seed,
         encoder_run=args.encoder_run, augment=args.pretrain_augment,
         batch_size=args.pretrain_batch_size, lambd=args.pretrain_lambd,
         lambda_on=args.lambda_on, pretrain_epochs=args.pretrain_epochs,

@@ -24,6 +24,8 @@ class ExperimentConfig:
     ``*_ablation`` list the values each ablation section compares. ``next_item_heads``: the
     next-item heads of the frozen and fine-tuned modes (``tfbt.downstream.NEXT_ITEM_HEADS``);
     each one is its own column, ``mode`` for ``dense`` and ``mode/item-embeddings`` otherwise.
+    ``next_item_end``: where training and validation users' next-item examples end
+    (``tfbt.downstream.make_task``).
     """
 
     data: str
@@ -34,6 +36,7 @@ class ExperimentConfig:
     tasks: tuple[str, ...] | None = None
     max_len: int = 200
     next_item_cuts: int = 5
+    next_item_end: str = "second-to-last"
     split_seed: int = 0
     valid_fraction: float = 0.1
     test_fraction: float = 0.2

@@ -25,7 +25,8 @@ Outputs in ``--output``: ``results.json`` (every cell: section, variant, task, m
 fraction, seed, value, and the chosen learning rate and epochs; plus mean ± std per group),
 ``results.md`` (tables in the paper's shape) and one PNG per section (both from
 ``tfbt.experiments.liu2025.report``), ``pretrain/`` and ``dual_encoder/`` (reused on a rerun). A rerun
-skips the cells already in ``results.json``.
+skips the cells already in ``results.json``; it refuses an ``--output`` whose cells were made
+with other settings (only the grid's extent, e.g. seeds or fractions, may change).
 """
 
 from __future__ import annotations
@@ -118,6 +119,33 @@ def _check_same_settings(path: Path, settings: dict):
                              f"--output (or delete that folder)")
 
 
+# Settings a rerun may change: they only add or leave out cells, never change one.
+GRID_FIELDS = frozenset({"output", "seeds", "fractions", "modes", "tasks", "augment_ablation",
+                         "batch_size_ablation", "lambd_ablation", "ablation_modes",
+                         "ablation_fractions", "ablation_tasks", "next_item_heads"})
+
+
+def _check_resumable(path: Path, saved: dict, config: ExperimentConfig):
+    """Raises when ``results.json`` at ``path`` was made with settings (``saved``) that change
+    what a cell means; a setting added to tfbt after the file was written counts as its
+    default."""
+    def plain(value):
+        return json.loads(json.dumps(value))
+
+    current = plain(dataclasses.asdict(config))
+    defaults = plain(dataclasses.asdict(ExperimentConfig(data=config.data, output=config.output)))
+    differ = []
+    for key, value in current.items():
+        before = saved.get(key, defaults[key])
+        if isinstance(value, dict) and isinstance(before, dict):
+            before = {**defaults[key], **before}
+        if key not in GRID_FIELDS and before != value:
+            differ.append(f"{key} {before!r} -> {value!r}")
+    if differ:
+        raise ValueError(f"{path} holds results made with other settings ({'; '.join(differ)}); "
+                         f"use another --output, or the same settings to resume")
+
+
 # ---------------------------------------------------------------------------------------------
 # Cells
 
@@ -130,6 +158,8 @@ class Results:
     def __init__(self, path: Path, config: ExperimentConfig):
         self.path, self.config = path, config
         saved = json.loads(path.read_text()) if path.is_file() else {}
+        if saved:
+            _check_resumable(path, saved["config"], config)
         self.cells, self.stages = saved.get("cells", []), saved.get("stages", {})
         self.done = {self._key(cell) for cell in self.cells}
 
@@ -310,7 +340,9 @@ def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
     split = downstream.split_users(len(users.sequences), valid_fraction=config.valid_fraction,
                                    test_fraction=config.test_fraction, seed=config.split_seed)
     tasks = {name: downstream.make_task(users, split, name, max_len=config.max_len,
-                                        cuts=config.next_item_cuts) for name in task_names}
+                                        cuts=config.next_item_cuts,
+                                        next_item_end=config.next_item_end)
+             for name in task_names}
     log(f"{len(users.sequences)} users: {len(split.train)} training pool, {len(split.valid)} "
         f"validation, {len(split.test)} test; tasks {', '.join(task_names)}")
     results = Results(output / "results.json", config)
