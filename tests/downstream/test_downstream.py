@@ -83,7 +83,8 @@ def test_task_examples_follow_the_protocol(users, split):
     np.testing.assert_array_equal(genre.test.items[0], expected)
     assert genre.test.targets[0] == users.labels["favorite_genre"][row]
 
-    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=3)
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=3,
+                                next_item_end="second-to-last")
     assert set(task.train.rows) == set(split.train)
     assert len(task.valid) == len(split.valid) and len(task.test) == len(split.test)
     seq = users.sequences[split.train[0]]
@@ -97,9 +98,8 @@ def test_task_examples_follow_the_protocol(users, split):
         downstream.make_task(users, split, "age", max_len=MAX_LEN)
 
 
-def test_next_item_examples_can_end_at_the_last_item_like_the_test_users(users, split):
-    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2,
-                                next_item_end="last")
+def test_next_item_examples_end_at_the_last_item_like_the_test_users(users, split):
+    task = downstream.make_task(users, split, "next_item", max_len=MAX_LEN, cuts=2)
     seq = users.sequences[split.train[0]]
     first = task.train.rows == split.train[0]
     np.testing.assert_array_equal(task.train.targets[first], seq[[-1, -2]])
@@ -109,8 +109,9 @@ def test_next_item_examples_can_end_at_the_last_item_like_the_test_users(users, 
     np.testing.assert_array_equal(task.valid.seen[0], valid_seq[:-1])
     test_seq = users.sequences[task.test.rows[0]]
     assert task.test.targets[0] == test_seq[-1]
-    default = downstream.make_task(users, split, "next_item", max_len=MAX_LEN)
-    np.testing.assert_array_equal(task.item_counts, default.item_counts)  # no target counted
+    earlier = downstream.make_task(users, split, "next_item", max_len=MAX_LEN,
+                                   next_item_end="second-to-last")
+    np.testing.assert_array_equal(task.item_counts, earlier.item_counts)  # no target counted
     with pytest.raises(ValueError, match="next_item_end must be one of"):
         downstream.make_task(users, split, "next_item", max_len=MAX_LEN, next_item_end="first")
 

@@ -88,11 +88,17 @@ def test_runner_writes_all_cells_reports_and_resumes(synthetic, tmp_path, monkey
 
     # Other settings would mix incomparable cells into the file: refused, nothing written.
     before = (output / "results.json").read_text()
-    other = dataclasses.replace(config, next_item_end="last",
+    other = dataclasses.replace(config, next_item_end="second-to-last",
                                 fit=dataclasses.replace(config.fit, selection_se=0.0))
-    with pytest.raises(ValueError, match="next_item_end 'second-to-last' -> 'last'"):
+    with pytest.raises(ValueError, match="next_item_end 'last' -> 'second-to-last'"):
         liu2025.run_experiment(other, log=lambda message: None)
     assert (output / "results.json").read_text() == before
+    # A file from before the setting existed was made with the second-to-last item.
+    saved = json.loads(before)
+    del saved["config"]["next_item_end"]
+    (output / "results.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="next_item_end 'second-to-last' -> 'last'"):
+        liu2025.run_experiment(config, log=lambda message: None)
 
 
 def test_each_ablation_value_is_its_own_pretraining_variant(tmp_path):

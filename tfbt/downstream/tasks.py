@@ -6,11 +6,13 @@ Every input is a left-padded item history ``[n, max_len]`` (``tfbt.data`` conven
   user's training sequence (``tfbt.data.splits.training_part``, what pretraining saw), target =
   the label; users without the label (-1) are left out;
 * ``next_item``: test users predict their last item from everything before it. With
-  ``next_item_end="second-to-last"``, training users give their last ``cuts`` (prefix,
-  following item) pairs that end at the validation target and validation users predict the
-  validation target from the training part (what pretraining saw); with ``"last"``, training
-  and validation users end at their last item too, so validation users are scored exactly as
-  test users are (inputs one item past what pretraining saw). Scores are ranked over the whole
+  ``next_item_end="last"`` (the default), training users give their last ``cuts`` (prefix,
+  following item) pairs ending at their last item and validation users predict their last
+  item, so validation users are scored exactly as test users are. With ``"second-to-last"``
+  (the earlier default), training and validation users end at the validation target instead
+  and validation inputs are exactly the training parts pretraining saw: on a synthetic log of
+  MovieLens-1M size that made validation Recall@10 higher than test by 0.016 on average
+  and chose heads that lost to most-popular on test users. Scores are ranked over the whole
   catalogue with the history's items removed; Recall@K = HR@K (one target per user).
 """
 
@@ -98,7 +100,7 @@ class Task:
 
 
 def make_task(users: Users, split: UserSplit, name: str, *, max_len: int, cuts: int = 1,
-              next_item_end: str = "second-to-last") -> Task:
+              next_item_end: str = "last") -> Task:
     """Builds the examples of task ``name`` (``"next_item"`` or a label of ``users``);
     ``next_item_end`` (``NEXT_ITEM_ENDS``): see the module docstring."""
     if name == NEXT_ITEM:

@@ -69,8 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--next-item-cuts", type=cli_types.positive_int, default=d.next_item_cuts,
         help="(prefix, next item) training pairs per labelled user")
     add("--next-item-end", choices=sorted(downstream.NEXT_ITEM_ENDS), default=d.next_item_end,
-        help="where training and validation users' next-item examples end: second-to-last "
-        "item (the validation target) or last item (validation users scored like test users)")
+        help="where training and validation users' next-item examples end: last item "
+        "(default: validation users scored like test users) or second-to-last item (the "
+        "validation target; the earlier default)")
     add("--split-seed", type=cli_types.non_negative_int, default=d.split_seed,
         help="seed of the training/validation/test user split (fixed across seeds)")
     add("--pretrain-augment", type=_augment_spec, default=d.augment)

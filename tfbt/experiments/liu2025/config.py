@@ -36,7 +36,7 @@ class ExperimentConfig:
     tasks: tuple[str, ...] | None = None
     max_len: int = 200
     next_item_cuts: int = 5
-    next_item_end: str = "second-to-last"
+    next_item_end: str = "last"
     split_seed: int = 0
     valid_fraction: float = 0.1
     test_fraction: float = 0.2

@@ -123,17 +123,21 @@ def _check_same_settings(path: Path, settings: dict):
 GRID_FIELDS = frozenset({"output", "seeds", "fractions", "modes", "tasks", "augment_ablation",
                          "batch_size_ablation", "lambd_ablation", "ablation_modes",
                          "ablation_fractions", "ablation_tasks", "next_item_heads"})
+# What tfbt did before a setting existed, for results.json files written without it.
+LEGACY_SETTINGS = {"next_item_end": "second-to-last"}
 
 
 def _check_resumable(path: Path, saved: dict, config: ExperimentConfig):
     """Raises when ``results.json`` at ``path`` was made with settings (``saved``) that change
-    what a cell means; a setting added to tfbt after the file was written counts as its
-    default."""
+    what a cell means; a setting added to tfbt after the file was written counts as what tfbt
+    did then (``LEGACY_SETTINGS``, else its default)."""
     def plain(value):
         return json.loads(json.dumps(value))
 
     current = plain(dataclasses.asdict(config))
-    defaults = plain(dataclasses.asdict(ExperimentConfig(data=config.data, output=config.output)))
+    defaults = {**plain(dataclasses.asdict(ExperimentConfig(data=config.data,
+                                                            output=config.output))),
+                **LEGACY_SETTINGS}
     differ = []
     for key, value in current.items():
         before = saved.get(key, defaults[key])
