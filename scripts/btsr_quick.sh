@@ -5,8 +5,9 @@
 # softmax, Adam 1e-3 with beta_2 0.98, validation NDCG@10 every epoch, at most 100 epochs,
 # patience 30 (theirs: 200 and 30). A shorter patience flatters BT-SR: at patience 8 SASRec
 # stopped before its validation peak and BT-SR's gain on ML-100K was mostly that
-# (docs/results/btsr_authors_ml100k.md). One `tfbt sweep-alpha --seeds` call: runs in OUTPUT/seed_<s>/alpha_<a>/ (finished ones are reused), mean ± std in
-# OUTPUT/sweep.json, OUTPUT/sweep.png and OUTPUT/spectrum.png.
+# (docs/results/btsr_authors_ml100k.md). One `tfbt sweep-alpha --seeds` call: runs in
+# OUTPUT/seed_<s>/alpha_<a>/ (finished ones are reused), mean ± std in OUTPUT/sweep.json,
+# OUTPUT/sweep.png and OUTPUT/spectrum.png.
 # Usage: scripts/btsr_quick.sh DATASET_DIR OUTPUT_DIR [ALPHAS] [SEEDS] [extra flags...]
 #   extra flags override the settings above (the last value wins), e.g. --split temporal,
 #   --twins any-prefix, --no-twin skip, or for Amazon: --batch-size 256 --dropout 0.5 --lambd 0.1

@@ -111,10 +111,15 @@ def dual_encoder_arrays(config: ExperimentConfig, tasks: dict, seed: int) -> dic
     return arrays
 
 
+def _as_json(value):
+    """``value`` as it reads back from a JSON file (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
 def _check_same_settings(path: Path, settings: dict):
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved != json.loads(json.dumps(settings)):
+        if saved != _as_json(settings):
             raise ValueError(f"{path.parent} was pretrained with other settings; use another "
                              f"--output (or delete that folder)")
 
@@ -131,12 +136,9 @@ def _check_resumable(path: Path, saved: dict, config: ExperimentConfig):
     """Raises when ``results.json`` at ``path`` was made with settings (``saved``) that change
     what a cell means; a setting added to tfbt after the file was written counts as what tfbt
     did then (``LEGACY_SETTINGS``, else its default)."""
-    def plain(value):
-        return json.loads(json.dumps(value))
-
-    current = plain(dataclasses.asdict(config))
-    defaults = {**plain(dataclasses.asdict(ExperimentConfig(data=config.data,
-                                                            output=config.output))),
+    current = _as_json(dataclasses.asdict(config))
+    defaults = {**_as_json(dataclasses.asdict(ExperimentConfig(data=config.data,
+                                                               output=config.output))),
                 **LEGACY_SETTINGS}
     differ = []
     for key, value in current.items():
@@ -338,6 +340,7 @@ def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
     task_names = tuple(dict.fromkeys(main_tasks + ablation_tasks))
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
+    results = Results(output / "results.json", config)  # refuses other settings before any work
     environment.set_seed(config.split_seed)
     users = downstream.load_users(config.data, [t for t in task_names
                                                 if t != downstream.NEXT_ITEM], metadata=metadata)
@@ -349,7 +352,6 @@ def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
              for name in task_names}
     log(f"{len(users.sequences)} users: {len(split.train)} training pool, {len(split.valid)} "
         f"validation, {len(split.test)} test; tasks {', '.join(task_names)}")
-    results = Results(output / "results.json", config)
     cells = plan(config, main_tasks, ablation_tasks)
     pending = [c for c in cells if not results.has(*_key(c))]
     log(f"{len(cells)} cells, {len(cells) - len(pending)} already in {results.path}")
