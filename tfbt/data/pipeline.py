@@ -160,8 +160,21 @@ def _temporal_dataset(data_dir, *, temporal, mode, split, batch_size, max_len, s
         indices = indices.repeat()
     batches = indices.batch(batch_size, drop_remainder=drop_remainder).map(
         gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return _finish(batches, deterministic)
+
+
+def _finish(batches: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
+    """The options and prefetch every tfbt pipeline ends with.
+
+    tf.data's autotuning is off: with it, destroying an iterator after its last batch often
+    blocked for about 1.1 s (TensorFlow 2.21, CPU), and Keras and every evaluation create and
+    destroy one per pass, so a 1.6 s full-ranking evaluation took 2.6 s in up to half the runs
+    (``bench/bench_full_ranking.py --repeats 8``). ``AUTOTUNE`` parallelism then means one
+    call per core, and the pipeline is still tens of times faster than the model it feeds.
+    """
     options = tf.data.Options()
     options.deterministic = deterministic
+    options.autotune.enabled = False
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
@@ -248,11 +261,13 @@ def make_dataset(
     files = tf.data.Dataset.from_tensor_slices(meta.shard_paths(data_dir))
     if shuffle:
         files = files.shuffle(len(meta.shards), seed=seed, reshuffle_each_iteration=True)
+    # Shards are read in turn by the calling thread, in the order a deterministic parallel
+    # interleave gives: on 2 cores the parallel one's reader threads made a pass 1.8x slower
+    # and up to 8x slower in some passes (bench/bench_pipeline.py; Beauty's 1-shard eval split
+    # 0.08 s steady vs 0.11-0.66 s). Parsing, the costly part, stays parallel below.
     records = files.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
         cycle_length=min(len(meta.shards), 8),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic,
     )
     num_records = meta.num_users
     if users is not None:
@@ -277,9 +292,7 @@ def make_dataset(
         # does not warn that the input "ran out of data" at the end of the first epoch
         batches = batches.apply(tf.data.experimental.assert_cardinality(
             num_records // batch_size if drop_remainder else -(-num_records // batch_size)))
-    options = tf.data.Options()
-    options.deterministic = deterministic
-    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return _finish(batches, deterministic)
 
 
 def _only_users(records: tf.data.Dataset, users: Sequence[int], meta: Metadata):
