@@ -13,7 +13,8 @@ The model has the issue's shape (hidden 64, 2 blocks, 1 head), freshly initialis
 ``--seed`` (the time does not depend on the weights). Each repeat is one ``full_ranking`` call,
 tracing included; the first call is reported apart. The machine may be shared: the JSON records
 the load average and the process's CPU seconds (user + system, all threads), which contention
-inflates far less than wall time.
+inflates far less than wall time. With ``--profile-dir``, one more call runs under
+``tf.profiler`` and its top op types are added (``op_profile.top_ops``).
 
     python bench/bench_full_ranking.py --dataset ml1m --out bench/results/full_ranking_ml1m.json
 
@@ -39,6 +40,7 @@ from bench_pipeline import dataset_for
 from tfbt import data
 from tfbt.runs import train
 
+from op_profile import top_ops
 from report_io import print_and_save
 
 DATASETS = {"ml1m": {"max_len": 200}, "beauty": {"max_len": 50}}
@@ -72,6 +74,8 @@ def main(argv=None) -> int:
                         help="default: TrainConfig's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile-dir", type=Path,
+                        help="profile one more call here; its top ops go into the JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -92,6 +96,10 @@ def main(argv=None) -> int:
         results = train.full_ranking(model, dataset, metadata.num_items, progress=False)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
+    profile = None
+    if args.profile_dir is not None:
+        profile = top_ops(lambda: train.full_ranking(model, dataset, metadata.num_items,
+                                                     progress=False), args.profile_dir)
     report = {
         "benchmark": "full_ranking (tfbt.runs.train), SASRec hidden 64, 2 blocks, 1 head",
         "dataset": args.dataset, "data": str(folder), "split": args.split,
@@ -108,6 +116,7 @@ def main(argv=None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "tensorflow": tf.__version__},
         "tfbt": str(Path(tfbt.__file__).resolve().parent),
+        **({"top_ops": profile} if profile is not None else {}),
     }
     print_and_save(report, args.out)
     return 0

@@ -3,7 +3,10 @@
 Two synthetic sets (``tfbt.data.synthetic``, seed 0, generated once under ``--work``):
 
 * ``ml20m``: the ``ml-20m`` preset, 138,493 users, 26,744 items, ~20M interactions;
-* ``million``: 100,000 users, 1,000,000 items, mean length 20 (~2M interactions).
+* ``million``: 200,000 users, 1,100,000 items, mean length 30 (~6M interactions), within-genre
+  popularity exponent 0.2, so that about 1.08M items are drawn at least once and so in the
+  built catalogue (the earlier 100,000 users x 20 with the default exponent 1.1 built only
+  190,780 items).
 
 Each loss runs in its own process, so its peak resident memory (``ru_maxrss``) is its own:
 build the model (max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2, batch 128), one
@@ -13,7 +16,8 @@ With ``--eval-batches`` the valid split is then ranked against the whole catalog
 batches of 256 users with ``item_chunk_size`` items at a time (``evaluate_full_ranking``: never
 users x items in memory) and the time per user is extrapolated to all users.
 
-    python bench/bench_scale.py --dataset ml20m --losses full,sampled,sce --out bench/results/scale_ml20m.json
+    python bench/bench_scale.py --dataset ml20m --losses full,sampled,sce \
+        --out bench/results/scale_ml20m.json
     python bench/bench_scale.py --dataset million --losses sce,sampled --eval-batches 4 \
         --out bench/results/scale_million.json
 """
@@ -34,15 +38,17 @@ from pathlib import Path
 from report_io import print_and_save
 
 DATASETS = ("ml20m", "million")
+SCE_FIELDS = ("num_buckets", "bucket_size_x", "bucket_size_y")
 
 
 def dataset_folder(name: str, work: Path) -> Path:
     from tfbt.data.synthetic import SyntheticConfig, preset, write_synthetic
 
-    folder = work / f"scale-{name}"
+    folder = work / ("scale-ml20m" if name == "ml20m" else "scale-million-items")
     if not (folder / "metadata.json").is_file():
         config = (preset("ml-20m", seed=0) if name == "ml20m" else SyntheticConfig(
-            num_users=100_000, num_items=1_000_000, num_genres=20, mean_length=20, seed=0))
+            num_users=200_000, num_items=1_100_000, num_genres=20, mean_length=30, zipf=0.2,
+            seed=0))
         write_synthetic(folder, config, progress=False)
     return folder
 
@@ -63,7 +69,8 @@ def measure(folder: Path, loss: str, args) -> dict:
     metadata = data.load_metadata(folder)
     config = train.TrainConfig(data=str(folder), output="", loss=loss, max_len=200,
                                hidden_dim=64, num_blocks=2, num_heads=1, dropout=0.2,
-                               batch_size=args.batch_size, seed=0).resolved()
+                               batch_size=args.batch_size, seed=0,
+                               **dict(zip(SCE_FIELDS, args.sce_buckets))).resolved()
     keras.utils.set_random_seed(0)
     model = train.build_model(config, metadata)
     batches = list(train.training_dataset(config, metadata).take(args.steps + 1))
@@ -103,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-batches", type=int, default=0,
                         help="valid batches of 256 users to rank (0 = no evaluation)")
     parser.add_argument("--item-chunk-size", type=int, default=65_536)
+    parser.add_argument("--sce-buckets", type=lambda text: [int(n) for n in text.split(",")],
+                        default=[], help="SCE n_b,b_x,b_y (default: TrainConfig's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
     parser.add_argument("--one-loss", help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--out", type=Path)
@@ -129,7 +138,9 @@ def main(argv=None) -> int:
               "dataset": args.dataset, "data": str(folder), "num_users": metadata.num_users,
               "num_items": metadata.num_items, "num_interactions": metadata.num_interactions,
               "model": "max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2",
-              "batch_size": args.batch_size, "cpus": os.cpu_count(), "runs": rows}
+              "batch_size": args.batch_size, "cpus": os.cpu_count(),
+              "sce_buckets": dict(zip(SCE_FIELDS, args.sce_buckets)) or "TrainConfig defaults",
+              "runs": rows}
     print_and_save(report, args.out)
     return 0
 

@@ -54,11 +54,18 @@ run pretrain_cnn 1200 "$PYTHON" bench_pretrain.py --work "$WORK" --encoders cnn 
   --out "$RESULTS/pretrain_cnn.json"
 
 # 4. Scale: ML-20M-sized set (full CE, sampled softmax, SCE; steps extrapolated to an epoch,
-#    peak memory per loss), and a million-item catalogue (SCE / sampled softmax training and
-#    item-chunked full-ranking evaluation).
+#    peak memory per loss; SCE also with its authors' bucket rule, and its accuracy against the
+#    full softmax on the ML-1M-shaped set), and a million-item catalogue (SCE / sampled softmax
+#    training and item-chunked full-ranking evaluation).
 if [ -z "${SKIP_SCALE:-}" ]; then
   run scale_ml20m 2400 "$PYTHON" bench_scale.py --dataset ml20m --work "$WORK" \
     --losses full,sampled,sce --steps 5 --out "$RESULTS/scale_ml20m.json"
+  run scale_ml20m_sce_rule 1200 "$PYTHON" bench_scale.py --dataset ml20m --work "$WORK" \
+    --losses sce --steps 5 --sce-buckets 258,258,512 --out "$RESULTS/scale_ml20m_sce_rule.json"
+  run sce_quality_ml1m 1800 "$PYTHON" bench_speed_quality.py --work "$WORK" \
+    --shape 6040,3416,165 --epochs 5 --seeds 0,1 \
+    --settings "loss=full;loss=sce;loss=sce,num_buckets=288,bucket_size_x=288,bucket_size_y=512" \
+    --out "$RESULTS/sce_quality_ml1m.json"
   run scale_million 2400 "$PYTHON" bench_scale.py --dataset million --work "$WORK" \
     --losses sce,sampled --steps 5 --eval-batches 4 --out "$RESULTS/scale_million.json"
 fi

@@ -343,7 +343,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=SAMPLERS, default=defaults.sampler,
                         help="sampled softmax negatives (in_batch is log-Q corrected)")
     parser.add_argument("--num-buckets", type=cli_types.positive_int,
-                        default=defaults.num_buckets, help="SCE n_b")
+                        default=defaults.num_buckets,
+                        help="SCE n_b; the SCE authors' rule: n_b = b_x = about 2 * sqrt(batch * "
+                             "real positions per row) (the defaults are far below it for long "
+                             "sequences, which costs accuracy)")
     parser.add_argument("--bucket-size-x", type=cli_types.positive_int,
                         default=defaults.bucket_size_x,
                         help="SCE b_x: output positions per bucket")
