@@ -58,3 +58,23 @@ def test_presets_are_named_sizes():
         preset("ml-10m")
     with pytest.raises(ValueError, match="female_share"):
         SyntheticConfig(female_share=1.0)
+
+
+def test_successor_lists_are_the_draws_of_rng_choice():
+    """The successor lists are what ``rng.choice(pool, k, p=...)`` per item draws, so datasets
+    generated before the per-pool distributions were cached (and the numbers published on
+    them) are reproduced exactly."""
+    from tfbt.data.synthetic import _catalogue
+
+    config = SyntheticConfig(num_items=300, num_genres=5, successors=3, seed=7)
+    genre, _, popularity, members, successor = _catalogue(config, np.random.default_rng(7))
+
+    rng = np.random.default_rng(7)  # the same stream, up to the successor draws
+    rng.shuffle(np.arange(config.num_items) % config.num_genres)
+    rng.random(config.num_items), rng.integers(0, config.num_genres, config.num_items)
+    for ids in members:
+        rng.permutation(len(ids))
+    for item in range(config.num_items):
+        pool = members[genre[item]] if rng.random() < 0.8 else np.arange(config.num_items)
+        expected = rng.choice(pool, config.successors, p=popularity[pool] / popularity[pool].sum())
+        np.testing.assert_array_equal(successor[item], expected)
