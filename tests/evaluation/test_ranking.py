@@ -180,6 +180,41 @@ def test_matches_brute_force_over_several_batches(filter_seen):
         assert ranks[0] == num_items
 
 
+@pytest.mark.parametrize("filter_seen", [True, False])
+def test_dot_product_path_pads_the_catalogue_to_whole_blocks_exactly(filter_seen):
+    """The dot-product path scores padding columns that fill the last top-K block: they must
+    never be ranked, listed or counted, whatever the ties and the users who saw everything."""
+    rng = np.random.default_rng(2)
+    num_users, num_items, dim, ks = 29, 50, 8, (1, 3)  # blocks of 4: 2 padding columns
+    assert evaluate._block_padding(num_items, max(ks)) == 2
+    table = np.round(rng.normal(size=(num_items + 2, dim)) * 2).astype(np.float32)
+    users = np.round(rng.normal(size=(num_users, dim))).astype(np.float32)
+    targets = rng.integers(1, num_items + 1, size=num_users)
+    seen = [rng.integers(1, num_items + 1, size=rng.integers(0, 48)).tolist()
+            for _ in range(num_users)]
+    seen[0], seen[1] = [targets[0]], [i for i in range(1, num_items + 1) if i != targets[1]]
+    ragged = tf.ragged.constant(seen, dtype=tf.int32, ragged_rank=1)
+
+    padded = np.pad(users @ table[1:-1].T, [[0, 0], [0, 2]])  # padding columns score 0
+    ranks, top_k = evaluate.rank_and_top_k(tf.constant(padded), targets, ragged if filter_seen
+                                           else None, max(ks), padding=2)
+    expected_ranks, expected_top_k = brute_force(users, table, targets, seen, ks, filter_seen)
+    np.testing.assert_array_equal(ranks.numpy(), expected_ranks)
+    np.testing.assert_array_equal(top_k.numpy(), expected_top_k)
+
+    dataset = tf.data.Dataset.from_tensor_slices({
+        "items": np.arange(num_users, dtype=np.int32)[:, None], "target": targets.astype(
+            np.int32), "seen": ragged}).batch(8)
+    results = evaluate.evaluate_full_ranking(
+        lambda items: tf.gather(users, items[:, -1]), table, dataset, num_items=num_items,
+        ks=ks, filter_seen=filter_seen, progress=False)
+    assert results["MRR"] == pytest.approx(metrics.mrr(expected_ranks))
+    for k in ks:
+        assert results[f"NDCG@{k}"] == pytest.approx(metrics.ndcg_at_k(expected_ranks, k))
+        assert results[f"coverage@{k}"] == pytest.approx(
+            metrics.coverage_at_k(expected_top_k[:, :k], num_items))
+
+
 def test_keras_model_and_variable_through_full_ranking():
     import keras
 

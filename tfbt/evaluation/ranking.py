@@ -89,6 +89,11 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
         raise ValueError(f"item_chunk_size: expected a positive integer or None, got "
                          f"{item_chunk_size!r}")
 
+    # Whole top-K blocks (top_k_by_blocks): the catalogue gets the padding columns, so the
+    # [B, N] scores need no padded copy.
+    padding = 0 if item_chunk_size is not None else _block_padding(
+        num_items, _cutoffs(ks, num_items)[-1])
+
     def score(batch):
         # Read inside the step: a variable's current value at every call of a cached step.
         catalogue = tf.cast(table[1:num_items + 1], tf.float32)
@@ -100,7 +105,8 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
             return (users, catalogue), users
         # An explicit [D, N] transpose: oneDNN's matmul with transpose_b was 1.25-1.5x slower
         # at Beauty's [1024, 64] x [64, 12101] on CPU (the transpose is D x N, the scores B x N).
-        return tf.matmul(users, tf.transpose(catalogue)), users
+        columns = tf.pad(tf.transpose(catalogue), [[0, 0], [0, padding]])
+        return tf.matmul(users, columns), users
 
     # A model's table is a variable: the same encoder and variable reuse the traced step (no
     # retracing at every validation of a training run). The cached step's closure holds the
@@ -109,7 +115,8 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
     results, users = _evaluate(score, dataset, num_items=num_items, ks=ks,
                                filter_seen=filter_seen, item_counts=item_counts,
                                item_genres=item_genres, progress=progress, required=("items",),
-                               cache_key=cache_key, item_chunk_size=item_chunk_size)
+                               cache_key=cache_key, item_chunk_size=item_chunk_size,
+                               padding=padding)
     results["effective_rank"] = metrics.effective_rank(users)
     if return_user_embeddings:
         results["user_embeddings"] = users
@@ -155,26 +162,30 @@ def most_popular_baseline(dataset: Iterable[Batch], item_counts, *, num_items: i
 
 
 def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor | None,
-                   max_k: int) -> tuple[tf.Tensor, tf.Tensor]:
+                   max_k: int, padding: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
     """Pessimistic target ranks and top-K lists for one batch.
 
     Args:
-      scores: [B, N] float32, column j scoring item j + 1.
+      scores: [B, N + padding] float32, column j scoring item j + 1.
       target: [B] int item indices in 1..N.
       seen: RaggedTensor [B, None] of item indices in 1..N to score -inf, or None for no filtering.
       max_k: length of the top-K lists.
+      padding: static number of trailing columns that are not items (``_block_padding``: they
+        fill the last top-K block, so ``top_k_by_blocks`` needs no padded copy); they score
+        -inf and are never counted or listed.
 
     Returns:
       ranks: [B] int32 in 1..N, ``N - #{items scored strictly below the target}``.
       top_k: [B, max_k] int32 item indices by decreasing score; 0 where fewer than max_k items
         have a score above -inf (a user who has seen almost the whole catalogue).
     """
-    num_items = tf.shape(scores, out_type=tf.int64)[1]
+    num_items = tf.shape(scores, out_type=tf.int64)[1] - padding
     target = tf.cast(tf.reshape(target, [-1]), tf.int64)
     checks = [tf.debugging.assert_greater_equal(target, tf.constant(1, tf.int64),
                                                 message="target: item indices must be >= 1"),
               tf.debugging.assert_less_equal(target, num_items,
                                              message="target: item indices must be <= num_items")]
+    positions = []  # of the scores set to -inf: seen items, then padding columns
     if seen is not None:
         values = tf.cast(seen.values, tf.int64)
         checks += [tf.debugging.assert_greater_equal(values, tf.constant(1, tf.int64),
@@ -182,14 +193,27 @@ def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor |
                    tf.debugging.assert_less_equal(
                        values, num_items, message="seen: item indices must be <= num_items")]
         with tf.control_dependencies(checks):
-            positions = tf.stack([tf.cast(seen.value_rowids(), tf.int64), values - 1], axis=1)
+            positions.append(tf.stack([tf.cast(seen.value_rowids(), tf.int64), values - 1],
+                                      axis=1))
+    if padding:
+        rows, columns = tf.meshgrid(tf.range(tf.shape(target, out_type=tf.int64)[0]),
+                                    num_items + tf.range(padding, dtype=tf.int64),
+                                    indexing="ij")
+        positions.append(tf.stack([tf.reshape(rows, [-1]), tf.reshape(columns, [-1])], axis=1))
+    if positions:
+        positions = tf.concat(positions, axis=0)
         scores = tf.tensor_scatter_nd_update(
-            scores, positions, tf.fill(tf.shape(values), tf.constant(-np.inf, scores.dtype)))
+            scores, positions, tf.fill(tf.shape(positions)[:1],
+                                       tf.constant(-np.inf, scores.dtype)))
     with tf.control_dependencies(checks):
         target_scores = tf.gather(scores, target - 1, batch_dims=1)
     below = tf.reduce_sum(tf.cast(scores < target_scores[:, None], tf.int32), axis=1)
+    if padding:  # the -inf padding is below every target that is not -inf (or NaN)
+        below -= padding * tf.cast(target_scores > -np.inf, tf.int32)
     ranks = tf.cast(num_items, tf.int32) - below
-    top_scores, top_columns = top_k_by_blocks(scores, max_k)
+    top_scores, top_columns = top_k_by_blocks(
+        scores, max_k, width=None if not padding else _block_width(
+            scores.shape[-1] - padding, max_k))
     top_k = tf.where(top_scores > -np.inf, top_columns + 1, 0)
     return ranks, top_k
 
@@ -259,7 +283,8 @@ def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target
     return ranks, top_k
 
 
-def top_k_by_blocks(scores: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
+def top_k_by_blocks(scores: tf.Tensor, k: int,
+                    width: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """Exactly ``tf.math.top_k(scores, k)`` (ties to the lower column), about 4x faster on CPU.
 
     The columns are cut into blocks of width w ≈ sqrt(N / k). Every top-k column lies in one of
@@ -271,18 +296,22 @@ def top_k_by_blocks(scores: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
     Args:
       scores: [B, N] float32.
       k: static int, 1 <= k <= N. Without a static N this is plain ``tf.math.top_k``.
+      width: the block width; default ``_block_width(N, k)``. Scores whose N is a multiple of it
+        are not copied to pad the last block.
 
     Returns:
       values [B, k] float32 and columns [B, k] int32, by decreasing score.
     """
     num_columns = scores.shape[-1]
-    width = int(np.sqrt(num_columns / k)) if num_columns else 1
+    if width is None:
+        width = _block_width(num_columns, k) if num_columns else 1
     if width <= 1:
         return tf.math.top_k(scores, k=k)
     num_blocks = -(-num_columns // width)
-    padded = tf.pad(scores, [[0, 0], [0, num_blocks * width - num_columns]],
-                    constant_values=-np.inf)
-    blocks = tf.reshape(padded, [-1, num_blocks, width])
+    if num_blocks * width != num_columns:
+        scores = tf.pad(scores, [[0, 0], [0, num_blocks * width - num_columns]],
+                        constant_values=-np.inf)
+    blocks = tf.reshape(scores, [-1, num_blocks, width])
     _, best = tf.math.top_k(tf.reduce_max(blocks, axis=2), k=k)
     best = tf.sort(best, axis=1)
     candidates = tf.reshape(tf.gather(blocks, best, batch_dims=1), [-1, k * width])
@@ -291,9 +320,20 @@ def top_k_by_blocks(scores: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
     return values, columns
 
 
+def _block_width(num_columns: int, k: int) -> int:
+    """``top_k_by_blocks``' block width for ``num_columns`` scores and top ``k``."""
+    return int(np.sqrt(num_columns / k))
+
+
+def _block_padding(num_items: int, k: int) -> int:
+    """Columns that fill the last top-K block of ``num_items`` scores (0 if none is needed)."""
+    width = _block_width(num_items, k)
+    return 0 if width <= 1 else -num_items % width
+
+
 def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_genres, progress,
-              required, cache_key=None, item_chunk_size=None):
-    """Runs ``score(batch) -> (scores [B, N], users [B, D] or None)`` over the dataset.
+              required, cache_key=None, item_chunk_size=None, padding=0):
+    """Runs ``score(batch) -> (scores [B, N + padding], users [B, D] or None)`` over the dataset.
 
     With ``item_chunk_size``, ``score`` returns ``((users [B, D], catalogue [N, D]), users)``
     and ranking goes through ``rank_and_top_k_by_item_chunks``.
@@ -324,11 +364,11 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
                                                          item_chunk_size)
             return {"ranks": ranks, "top_k": top_k, "users": users}
         scores = tf.cast(scores, tf.float32)
-        if scores.shape.rank != 2 or scores.shape[-1] not in (None, num_items):
+        if scores.shape.rank != 2 or scores.shape[-1] not in (None, num_items + padding):
             raise ValueError(f"scores: got shape {scores.shape}; expected [batch, {num_items}] "
                              f"(items 1..N only)")
-        scores = tf.ensure_shape(scores, [None, num_items])
-        ranks, top_k = rank_and_top_k(scores, batch["target"], seen, ks[-1])
+        scores = tf.ensure_shape(scores, [None, num_items + padding])
+        ranks, top_k = rank_and_top_k(scores, batch["target"], seen, ks[-1], padding)
         out = {"ranks": ranks, "top_k": top_k}
         if users is not None:
             out["users"] = users
