@@ -203,3 +203,16 @@ def test_item_genres_are_read_from_items_tsv(tiny):
     assert genres[0] == () and len(genres) == 61
     assert all(g and all(name.startswith("genre_") for name in g) for g in genres[1:])
     assert np.mean([len(g) for g in genres[1:]]) < 2
+
+
+def test_sce_buckets_follow_the_authors_rule_unless_set():
+    """n_b = b_x ≈ 2·sqrt(batch × mean training positions), capped by max_len; flags win."""
+    from types import SimpleNamespace
+
+    ml1m_shaped = SimpleNamespace(num_interactions=996_753, num_users=6_040)  # 165 per user
+    config = train.TrainConfig(data="d", output="o", loss="sce", batch_size=128, max_len=200)
+    assert train.sce_buckets(config, ml1m_shaped) == (289, 289)  # 2·sqrt(128 × 163)
+    short = dataclasses.replace(config, max_len=50)
+    assert train.sce_buckets(short, ml1m_shaped) == (160, 160)   # 2·sqrt(128 × 50)
+    chosen = dataclasses.replace(config, num_buckets=64, bucket_size_x=32)
+    assert train.sce_buckets(chosen, ml1m_shaped) == (64, 32)

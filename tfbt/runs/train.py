@@ -75,9 +75,9 @@ class TrainConfig:
     loss: str = "full"
     num_negatives: int = 256
     sampler: str = "uniform"
-    num_buckets: int = 64
-    bucket_size_x: int = 64
-    bucket_size_y: int = 256
+    num_buckets: int | None = None  # None: the SCE authors' rule (see sce_buckets)
+    bucket_size_x: int | None = None
+    bucket_size_y: int = 512
     max_len: int = 50
     hidden_dim: int = 64
     num_blocks: int = 2
@@ -159,6 +159,18 @@ class TrainConfig:
         return PROTOCOL
 
 
+def sce_buckets(config: TrainConfig, metadata) -> tuple[int, int]:
+    """SCE's ``(n_b, b_x)``: the config's, or by default ``sce_bucket_size`` of the batch and
+    the dataset's mean training positions per user (mean length less the two held-out items,
+    at most ``max_len``)."""
+    from tfbt.losses.next_item import sce_bucket_size
+
+    positions = min(config.max_len, max(1.0, metadata.num_interactions / metadata.num_users
+                                        - splits.HELD_OUT))
+    default = sce_bucket_size(config.batch_size, positions)
+    return (config.num_buckets or default, config.bucket_size_x or default)
+
+
 def build_model(config: TrainConfig, metadata, item_counts=None):
     """The compiled, built ``SequentialRecommender`` for a resolved ``config`` on the dataset
     of ``metadata``."""
@@ -171,9 +183,10 @@ def build_model(config: TrainConfig, metadata, item_counts=None):
     encoder = SASRecEncoder(metadata.vocab_size, config.max_len, hidden_dim=config.hidden_dim,
                             num_blocks=config.num_blocks, num_heads=config.num_heads,
                             dropout=config.dropout)
+    num_buckets, bucket_size_x = sce_buckets(config, metadata)
     loss = NextItemLoss(config.loss, num_items=metadata.num_items,
                         num_negatives=config.num_negatives, sampler=config.sampler,
-                        num_buckets=config.num_buckets, bucket_size_x=config.bucket_size_x,
+                        num_buckets=num_buckets, bucket_size_x=bucket_size_x,
                         bucket_size_y=config.bucket_size_y, ce_chunk_rows=config.ce_chunk_rows)
     model = SequentialRecommender(encoder, loss, alpha=config.alpha, lambd=config.lambd,
                                   lambda_on=config.lambda_on, seed=config.seed,
@@ -344,12 +357,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sampled softmax negatives (in_batch is log-Q corrected)")
     parser.add_argument("--num-buckets", type=cli_types.positive_int,
                         default=defaults.num_buckets,
-                        help="SCE n_b; the SCE authors' rule: n_b = b_x = about 2 * sqrt(batch * "
-                             "real positions per row) (the defaults are far below it for long "
-                             "sequences, which costs accuracy)")
+                        help="SCE n_b (default: the SCE authors' rule, about 2 * sqrt(batch * "
+                             "mean training positions per user))")
     parser.add_argument("--bucket-size-x", type=cli_types.positive_int,
                         default=defaults.bucket_size_x,
-                        help="SCE b_x: output positions per bucket")
+                        help="SCE b_x: output positions per bucket (default: as n_b)")
     parser.add_argument("--bucket-size-y", type=cli_types.positive_int,
                         default=defaults.bucket_size_y,
                         help="SCE b_y: items per bucket")
