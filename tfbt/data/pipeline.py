@@ -261,10 +261,10 @@ def make_dataset(
     files = tf.data.Dataset.from_tensor_slices(meta.shard_paths(data_dir))
     if shuffle:
         files = files.shuffle(len(meta.shards), seed=seed, reshuffle_each_iteration=True)
-    # Shards are read in turn by the calling thread, in the order a deterministic parallel
-    # interleave gives: on 2 cores the parallel one's reader threads made a pass 1.8x slower
-    # and up to 8x slower in some passes (bench/bench_pipeline.py; Beauty's 1-shard eval split
-    # 0.08 s steady vs 0.11-0.66 s). Parsing, the costly part, stays parallel below.
+    # Shards are read in turn, in the order a deterministic parallel interleave gives: on 2
+    # cores the parallel one's reader threads made passes about 1.8x slower and uneven from
+    # one pass to the next (bench/bench_pipeline.py). Parsing, the costly part, stays parallel
+    # below.
     records = files.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
         cycle_length=min(len(meta.shards), 8),
