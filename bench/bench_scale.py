@@ -53,6 +53,15 @@ def dataset_folder(name: str, work: Path) -> Path:
     return folder
 
 
+def sce_buckets(text: str) -> list[int]:
+    """``--sce-buckets N_B,B_X,B_Y`` -> three positive ints."""
+    values = [int(n) for n in text.split(",")]
+    if len(values) != len(SCE_FIELDS) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive integers n_b,b_x,b_y, got "
+                                         f"{text!r}")
+    return values
+
+
 def peak_rss_gib() -> float:
     """Peak resident memory of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -110,8 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-batches", type=int, default=0,
                         help="valid batches of 256 users to rank (0 = no evaluation)")
     parser.add_argument("--item-chunk-size", type=int, default=65_536)
-    parser.add_argument("--sce-buckets", type=lambda text: [int(n) for n in text.split(",")],
-                        default=[], help="SCE n_b,b_x,b_y (default: TrainConfig's)")
+    parser.add_argument("--sce-buckets", type=sce_buckets, default=[],
+                        help="SCE n_b,b_x,b_y (default: TrainConfig's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
     parser.add_argument("--one-loss", help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--out", type=Path)

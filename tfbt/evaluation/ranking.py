@@ -211,9 +211,8 @@ def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor |
     if padding:  # the -inf padding is below every target that is not -inf (or NaN)
         below -= padding * tf.cast(target_scores > -np.inf, tf.int32)
     ranks = tf.cast(num_items, tf.int32) - below
-    top_scores, top_columns = top_k_by_blocks(
-        scores, max_k, width=None if not padding else _block_width(
-            scores.shape[-1] - padding, max_k))
+    width = _block_width(scores.shape[-1] - padding, max_k) if padding else None
+    top_scores, top_columns = top_k_by_blocks(scores, max_k, width=width)
     top_k = tf.where(top_scores > -np.inf, top_columns + 1, 0)
     return ranks, top_k
 
