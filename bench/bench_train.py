@@ -72,10 +72,12 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
     model.train_on_batch(batches[0])
     first_step = time.perf_counter() - start
     times = []
+    cpu_start = time.process_time()
     for batch in batches[1:]:
         start = time.perf_counter()
         model.train_on_batch(batch)
         times.append(time.perf_counter() - start)
+    cores_busy = (time.process_time() - cpu_start) / sum(times)
     step = statistics.median(times)
     batches_per_epoch = (metadata.num_users // batch_size if jit
                          else math.ceil(metadata.num_users / batch_size))
@@ -93,6 +95,7 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
         "first_step_s": round(first_step, 2), "timed_steps": len(times),
         "median_step_s": round(step, 4),
         "sequences_per_s": round(batch_size / step, 1),
+        "cores_busy": round(cores_busy, 2),
         "epoch_s": round(step * batches_per_epoch, 1),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),

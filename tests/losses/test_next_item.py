@@ -72,6 +72,27 @@ def test_chunked_full_softmax_has_the_same_loss_and_gradients(chunk_rows):
     np.testing.assert_array_equal(loss_and_gradients(chunk_rows)[2].numpy()[[0, -1]], 0.0)
 
 
+def test_chunked_full_softmax_is_exact_when_a_positive_is_far_below_its_rows_best():
+    """A positive logit ~200 below its row's best has softmax probability 0 in float32, so the
+    log-sum-exp cannot be read off it; the chunk falls back to the direct reduction."""
+    x, y, table = problem(4, rows=6)
+    x[1] = 60.0 * table[1:N + 1][np.argmax(table[1:N + 1] @ x[1])]  # one item far ahead
+    y[1] = 1 + int(np.argmin(table[1:N + 1] @ x[1]))
+    assert np.ptp(table[1:N + 1] @ x[1]) > 150
+    x, table = tf.Variable(x), tf.Variable(table)
+
+    def loss_and_gradients(rows):
+        with tf.GradientTape() as tape:
+            loss = nil.full_softmax_cross_entropy(x, y, table, chunk_rows=rows)
+        return (loss, *tape.gradient(loss, [x, table]))
+
+    for got, want in zip(loss_and_gradients(4), loss_and_gradients(0)):
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loss_and_gradients(4)[0],
+                               full_ce_reference(x.numpy(), y, table.numpy()), rtol=1e-5)
+
+
 def test_chunked_full_softmax_of_only_padding_rows_is_zero():
     x, _, table = problem(3, rows=4)
     loss = nil.full_softmax_cross_entropy(x, tf.zeros([4], tf.int32), table, chunk_rows=3)

@@ -85,58 +85,67 @@ def full_softmax_cross_entropy(x, y, item_embeddings, chunk_rows=0):
     # 2-3x faster on CPU, where the exponentials over [P, N] dominate the step.
     positive_logits = tf.reduce_sum(x * tf.gather(tf.cast(item_embeddings, tf.float32), y), -1)
     if chunk_rows:
-        return (chunked_logsumexp_mean(x, _catalogue(item_embeddings), weights, chunk_rows)
+        columns = tf.maximum(y - 1, 0)  # the positive's column (padding rows: any)
+        return (chunked_logsumexp_mean(x, _catalogue(item_embeddings), weights, chunk_rows,
+                                       columns)
                 - _weighted_mean(positive_logits, weights))
     logits = tf.matmul(x, _catalogue(item_embeddings), transpose_b=True)        # [P, N]
     losses = tf.reduce_logsumexp(logits, axis=1) - positive_logits              # [P]
     return _weighted_mean(losses, weights)
 
 
-def chunked_logsumexp_mean(x, catalogue, weights, chunk_rows):
+def chunked_logsumexp_mean(x, catalogue, weights, chunk_rows, columns):
     """``Σ_i w_i · log Σ_j exp(x_i · c_j) / Σ_i w_i`` with its gradient, ``chunk_rows`` rows at a time.
 
     The full softmax's cost on CPU is memory traffic: the logits of a SASRec batch at ML-1M
     size are [21k, 3.4k] floats (290 MB), written and read by every element-wise op of the
     forward and the backward pass. Here each chunk's logits ([chunk_rows, N]; 14 MB at 1024 x
     3,416) are computed once, and while they are in cache the loss and both gradients are taken
-    from them: ``p = softmax(x_c Cᵀ) · w / Σw``, ``dx_c = p C``, ``dC += pᵀ x_c``. The backward
-    pass only scales the stored gradients by the upstream scalar. Same matmul count as autodiff
-    (one forward, two for the gradients); the gradient is kept for the whole of x ([P, D]).
+    from them with as few passes as possible: one fused softmax ``p = softmax(x_c Cᵀ)``, the
+    log-sum-exp read off it at one column per row (``_logsumexp_from_softmax``), and the row
+    weights applied to the small matmul operands instead of to ``p``: ``dx_c = s · (p C)``,
+    ``dCᵀ += (s · x_c)ᵀ p`` with ``s = w / Σw``. The backward pass only scales the stored
+    gradients by the upstream scalar. Same matmul count as autodiff (one forward, two for the
+    gradients); the gradient is kept for the whole of x ([P, D]).
 
     Args:
       x: ``[P, D]`` float32 output vectors.
       catalogue: ``[N, D]`` float32 item rows.
       weights: ``[P]`` float32 row weights (0 = ignored row).
       chunk_rows: static int >= 1.
+      columns: int32 ``[P]``, a column of ``catalogue`` per row (e.g. the positive's) at which
+        the log-sum-exp is read; any value in 0..N-1 gives the same loss.
     Returns:
       float32 scalar (0 when every weight is 0).
     """
     @tf.custom_gradient
     def logsumexp_mean(x, catalogue):
         rows = tf.shape(x)[0]
-        total = tf.reduce_sum(weights)
-        scale = tf.math.divide_no_nan(weights, total)                           # [P]
+        scale = tf.math.divide_no_nan(weights, tf.reduce_sum(weights))[:, None]  # [P, 1]
+        transposed = tf.transpose(catalogue)  # [D, N]: faster in oneDNN than transpose_b
         num_chunks = (rows + chunk_rows - 1) // chunk_rows
 
-        def body(index, loss, x_gradients, catalogue_gradient):
+        def body(index, loss, x_gradients, transposed_gradient):
             start = index * chunk_rows
             x_chunk, scale_chunk = x[start:start + chunk_rows], scale[start:start + chunk_rows]
-            logits = tf.matmul(x_chunk, catalogue, transpose_b=True)              # [c, N]
-            peak = tf.stop_gradient(tf.reduce_max(logits, axis=1, keepdims=True))
-            exponentials = tf.exp(logits - peak)
-            sums = tf.reduce_sum(exponentials, axis=1, keepdims=True)
-            loss += tf.reduce_sum(scale_chunk * (peak + tf.math.log(sums))[:, 0])
-            probabilities = exponentials * (scale_chunk[:, None] / sums)          # [c, N]
-            x_gradients = x_gradients.write(index, tf.matmul(probabilities, catalogue))
-            catalogue_gradient += tf.matmul(probabilities, x_chunk, transpose_a=True)
-            return index + 1, loss, x_gradients, catalogue_gradient
+            logits = tf.matmul(x_chunk, transposed)                              # [c, N]
+            probabilities = tf.nn.softmax(logits)
+            logsumexp = _logsumexp_from_softmax(logits, probabilities,
+                                                columns[start:start + chunk_rows])
+            loss += tf.reduce_sum(scale_chunk[:, 0] * logsumexp)
+            x_gradients = x_gradients.write(
+                index, scale_chunk * tf.matmul(probabilities, catalogue))
+            transposed_gradient += tf.matmul(scale_chunk * x_chunk, probabilities,
+                                             transpose_a=True)
+            return index + 1, loss, x_gradients, transposed_gradient
 
-        _, loss, x_gradients, catalogue_gradient = tf.while_loop(
+        _, loss, x_gradients, transposed_gradient = tf.while_loop(
             lambda index, *_: index < num_chunks, body,
             (tf.constant(0), tf.constant(0.0),
              tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False),
-             tf.zeros_like(catalogue)))
+             tf.zeros_like(transposed)))
         x_gradient = tf.reshape(x_gradients.concat(), tf.shape(x))
+        catalogue_gradient = tf.transpose(transposed_gradient)
 
         def gradient(upstream):
             return upstream * x_gradient, upstream * catalogue_gradient
@@ -144,6 +153,28 @@ def chunked_logsumexp_mean(x, catalogue, weights, chunk_rows):
         return loss, gradient
 
     return logsumexp_mean(x, catalogue)
+
+
+def _logsumexp_from_softmax(logits, probabilities, columns):
+    """``log Σ_j exp(logits_ij)`` per row, given ``probabilities = softmax(logits)``.
+
+    ``p_ic = exp(l_ic - lse_i)``, so ``lse_i = l_ic - log p_ic`` at any column c: two gathers
+    instead of the max, subtract, exp and sum passes over ``[c, N]`` that a separate
+    log-sum-exp costs. Exact while ``p_ic`` is a normal float; a chunk with a smaller one (a
+    logit some 87 below its row's largest) falls back to ``tf.reduce_logsumexp``.
+
+    Args:
+      logits, probabilities: ``[c, N]``.
+      columns: int32 ``[c]`` in 0..N-1.
+    Returns:
+      ``[c]``.
+    """
+    picked = tf.stack([tf.range(tf.shape(columns)[0]), columns], axis=1)
+    picked_probabilities = tf.gather_nd(probabilities, picked)
+    return tf.cond(
+        tf.reduce_all(picked_probabilities >= np.finfo(np.float32).tiny),
+        lambda: tf.gather_nd(logits, picked) - tf.math.log(picked_probabilities),
+        lambda: tf.reduce_logsumexp(logits, axis=1))
 
 
 def uniform_negatives(num_items, num_negatives, seed):

@@ -107,7 +107,7 @@ class TrainConfig:
     strategy: str = "default"
     jit_compile: bool = False
     length_chunks: int = 4
-    ce_chunk_rows: int = 1024
+    ce_chunk_rows: int = 512
     eval_batch_size: int = 1024
 
     def resolved(self) -> "TrainConfig":
