@@ -10,6 +10,7 @@ from tfbt.layers.encoders import (
     CNNEncoder,
     SASRecEncoder,
     _conv1d_by_matmul,
+    _attention_bias,
     _pre_norm_block,
     build_encoder,
 )
@@ -146,12 +147,35 @@ def test_pre_norm_block_equals_the_keras_hub_decoder_call(num_heads):
     real = items != 0
     eye = np.eye(MAX_LEN, dtype=bool)[None]
     reference = block(x, decoder_attention_mask=real[:, None, :] | eye).numpy()
-    ready_mask = (real[:, None, :] & np.tril(np.ones((MAX_LEN, MAX_LEN), bool))[None]) | eye
-    full = _pre_norm_block(block, x, ready_mask, training=False).numpy()
-    last = _pre_norm_block(block, x, ready_mask[:, -1:], training=False,
+    bias = _attention_bias(tf.constant(real), "float32")
+    full = _pre_norm_block(block, x, bias, training=False).numpy()
+    last = _pre_norm_block(block, x, bias[:, :, -1:], training=False,
                            last_query_only=True).numpy()
     np.testing.assert_allclose(full, reference, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(last, reference[:, -1:], rtol=1e-5, atol=1e-5)
+
+
+def test_pre_norm_block_in_training_drops_out_as_the_keras_hub_decoder_call():
+    """With dropout on (attention probabilities, attention output, feed-forward) and the
+    dropout layers' seed states rewound in between, the same numbers as the block's own call:
+    the additive mask bias changes nothing, and dropout lands where Keras puts it."""
+    encoder = sasrec(dropout=0.3)
+    items = left_pad(ROWS, MAX_LEN)
+    encoder(items)
+    block = encoder.blocks[0]
+    x = tf.random.stateless_normal((len(ROWS), MAX_LEN, 8), seed=(3, 4))
+    real = items != 0
+    eye = np.eye(MAX_LEN, dtype=bool)[None]
+    seeds = [v.numpy() for v in block.non_trainable_variables]
+    assert seeds, "the block's dropout seed states are not tracked"
+    reference = block(x, decoder_attention_mask=real[:, None, :] | eye, training=True).numpy()
+    for variable, value in zip(block.non_trainable_variables, seeds):
+        variable.assign(value)
+    ours = _pre_norm_block(block, x, _attention_bias(tf.constant(real), "float32"),
+                           training=True).numpy()
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(ours, _pre_norm_block(
+        block, x, _attention_bias(tf.constant(real), "float32"), training=False).numpy())
 
 
 def test_sasrec_is_causal():

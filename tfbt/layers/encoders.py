@@ -267,20 +267,15 @@ class SASRecEncoder(keras.layers.Layer):
         x = x + ops.flip(self.position_embedding(x), axis=1)          # positions from the right
         x = self.embedding_dropout(x, training=training) * keep
 
-        index = ops.arange(ops.shape(items)[1])
-        causal = ops.expand_dims(ops.greater_equal(index[:, None], index[None, :]), 0)
-        diagonal = ops.expand_dims(ops.equal(index[:, None], index[None, :]), 0)  # [1, L, L]
-        # Real keys at or before the query, plus the query itself; built once for every block.
-        attention_mask = ops.logical_or(
-            ops.logical_and(ops.expand_dims(real, 1), causal), diagonal)  # [B, L, L]
+        attention_bias = _attention_bias(real, self.compute_dtype)     # [B, 1, L, L]
         if return_sequences is None:
             return_sequences = self.return_sequences
         for block in self.blocks if return_sequences else self.blocks[:-1]:
-            x = _pre_norm_block(block, x, attention_mask, training)
+            x = _pre_norm_block(block, x, attention_bias, training)
         if return_sequences:
             return self.final_norm(x) * keep                            # [B, L, D]
         # The last position is the only query left (causality puts every key before it).
-        last = _pre_norm_block(self.blocks[-1], x, attention_mask[:, -1:, :], training,
+        last = _pre_norm_block(self.blocks[-1], x, attention_bias[:, :, -1:, :], training,
                                last_query_only=True)
         return self.final_norm(last[:, 0, :]) * keep[:, -1, :]          # [B, D]
 
@@ -334,14 +329,52 @@ def _conv1d_by_matmul(conv, x):
     return conv.activation(y)
 
 
-def _pre_norm_block(block, x, attention_mask, training, last_query_only=False):
+def _attention_bias(real, dtype):
+    """``[B, 1, L, L]``: 0 where a query may attend, a large negative number elsewhere.
+
+    A query sees the real keys at or before it, and itself (so a padded query, which has no
+    real key before it, still has one key: no softmax row is fully masked). Built once per
+    batch for every block, and added to the scores: Keras' masked softmax instead selects
+    before the softmax and again after it, and both selects come back in the backward pass,
+    four passes over ``[B, H, L, L]`` per block where the addition needs one.
+    """
+    index = ops.arange(ops.shape(real)[1])
+    causal = ops.greater_equal(index[:, None], index[None, :])[None]        # [1, L, L]
+    diagonal = ops.equal(index[:, None], index[None, :])[None]
+    allowed = ops.logical_or(ops.logical_and(real[:, None, :], causal), diagonal)  # [B, L, L]
+    blocked = -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
+    return ops.where(allowed, ops.cast(0.0, dtype), ops.cast(blocked, dtype))[:, None]
+
+
+def _attend(attention, queries, values, attention_bias, training):
+    """``attention(query=queries, value=values, attention_mask=...)`` for a built Keras
+    ``MultiHeadAttention`` (no gate, default attention axes), with the mask given as an
+    additive ``attention_bias [B, 1, Q, L]`` (``_attention_bias``).
+
+    Same weights and arithmetic as the layer's explicit-scores path (scaled query, softmax,
+    dropout on the probabilities); a blocked score gets probability exactly 0 either way.
+
+    Returns:
+      ``[B, Q, D]``.
+    """
+    query = attention._query_dense(queries)                                  # [B, Q, H, d]
+    key = attention._key_dense(values)                                       # [B, L, H, d]
+    value = attention._value_dense(values)
+    query = query * ops.cast(attention._inverse_sqrt_key_dim, query.dtype)
+    scores = ops.einsum("bqhd,bkhd->bhqk", query, key) + attention_bias     # [B, H, Q, L]
+    probabilities = attention._dropout_layer(ops.softmax(scores, axis=-1), training=training)
+    return attention._output_dense(ops.einsum("bhqk,bkhd->bqhd", probabilities, value))
+
+
+def _pre_norm_block(block, x, attention_bias, training, last_query_only=False):
     """One pre-LayerNorm ``keras_hub.layers.TransformerDecoder`` (no cross-attention) applied
     with a ready attention mask.
 
     Equals ``block(x, decoder_attention_mask=...)`` (or its last position), using the block's
-    own sublayers and weights, but the mask already holds causality: the block does not rebuild
-    and merge its causal mask (casts and minimums over ``[B, L, L]``) at every call. With
-    ``last_query_only``, keys and values still come from every position of ``x`` while the
+    own sublayers and weights, but the mask already holds causality and comes as an additive
+    bias (``_attention_bias``): the block does not rebuild and merge its causal mask (casts and
+    minimums over ``[B, L, L]``) at every call, and attention selects nothing (``_attend``).
+    With ``last_query_only``, keys and values still come from every position of ``x`` while the
     query, the feed-forward network and the residuals are computed for the last position only
     (with 2 blocks, about 40% of an encoder pass when only user representations are needed).
     ``tests/layers/test_encoders.py`` checks both against the block's own call.
@@ -349,16 +382,15 @@ def _pre_norm_block(block, x, attention_mask, training, last_query_only=False):
     Args:
       block: a built ``TransformerDecoder`` with ``normalize_first=True``, no cross-attention.
       x: ``[B, L, D]``, the block's input.
-      attention_mask: bool ``[B, Q, L]``, the keys each query may see (causality included);
-        ``Q = 1`` with ``last_query_only``, else ``L``.
+      attention_bias: ``[B, 1, Q, L]`` from ``_attention_bias``; ``Q = 1`` (its last query
+        row) with ``last_query_only``, else ``L``.
     Returns:
       ``[B, Q, D]``.
     """
     normed = block._self_attention_layer_norm(x)
     queries = normed[:, -1:] if last_query_only else normed
     residual = x[:, -1:] if last_query_only else x
-    attended = block._self_attention_layer(query=queries, value=normed,
-                                           attention_mask=attention_mask, training=training)
+    attended = _attend(block._self_attention_layer, queries, normed, attention_bias, training)
     x = block._self_attention_dropout(attended, training=training) + residual
     hidden = block._feedforward_intermediate_dense(block._feedforward_layer_norm(x))
     return block._feedforward_dropout(block._feedforward_output_dense(hidden),
