@@ -25,6 +25,7 @@ import keras
 import keras_hub
 from keras import ops
 
+from tfbt.layers.lean_ops import dropout, layer_norm
 from tfrecords_builder.schema import PAD_ID
 
 POOLINGS = ("mean", "max", "last")
@@ -191,7 +192,8 @@ class SASRecEncoder(keras.layers.Layer):
       num_heads: attention heads (must divide ``hidden_dim``).
       intermediate_dim: width of the point-wise feed-forward network; ``None`` = ``hidden_dim``
         as in SASRec.
-      dropout: embedding, attention and feed-forward dropout rate.
+      dropout: embedding, attention and feed-forward dropout rate (masks from 16-bit draws,
+        ``tfbt.layers.lean_ops``).
       activation: feed-forward activation.
       return_sequences: default of the ``call`` argument of the same name.
 
@@ -265,7 +267,7 @@ class SASRecEncoder(keras.layers.Layer):
         keep = ops.expand_dims(ops.cast(real, self.compute_dtype), -1)  # [B, L, 1]
         x = self.item_embedding(items) * ops.cast(self.hidden_dim ** 0.5, self.compute_dtype)
         x = x + ops.flip(self.position_embedding(x), axis=1)          # positions from the right
-        x = self.embedding_dropout(x, training=training) * keep
+        x = dropout(self.embedding_dropout, x, training) * keep
 
         attention_bias = _attention_bias(real, self.compute_dtype)     # [B, 1, L, L]
         if return_sequences is None:
@@ -273,11 +275,11 @@ class SASRecEncoder(keras.layers.Layer):
         for block in self.blocks if return_sequences else self.blocks[:-1]:
             x = _pre_norm_block(block, x, attention_bias, training)
         if return_sequences:
-            return self.final_norm(x) * keep                            # [B, L, D]
+            return layer_norm(self.final_norm, x) * keep                # [B, L, D]
         # The last position is the only query left (causality puts every key before it).
         last = _pre_norm_block(self.blocks[-1], x, attention_bias[:, :, -1:, :], training,
                                last_query_only=True)
-        return self.final_norm(last[:, 0, :]) * keep[:, -1, :]          # [B, D]
+        return layer_norm(self.final_norm, last[:, 0, :]) * keep[:, -1, :]  # [B, D]
 
     def item_logits(self, outputs):
         """Scores of every vocabulary entry: ``outputs @ item_embeddingsᵀ`` in float32.
@@ -352,7 +354,8 @@ def _attend(attention, queries, values, attention_bias, training):
     additive ``attention_bias [B, 1, Q, L]`` (``_attention_bias``).
 
     Same weights and arithmetic as the layer's explicit-scores path (scaled query, softmax,
-    dropout on the probabilities); a blocked score gets probability exactly 0 either way.
+    dropout on the probabilities, drawn by ``tfbt.layers.lean_ops``); a blocked score gets
+    probability exactly 0 either way.
 
     Returns:
       ``[B, Q, D]``.
@@ -362,7 +365,7 @@ def _attend(attention, queries, values, attention_bias, training):
     value = attention._value_dense(values)
     query = query * ops.cast(attention._inverse_sqrt_key_dim, query.dtype)
     scores = ops.einsum("bqhd,bkhd->bhqk", query, key) + attention_bias     # [B, H, Q, L]
-    probabilities = attention._dropout_layer(ops.softmax(scores, axis=-1), training=training)
+    probabilities = dropout(attention._dropout_layer, ops.softmax(scores, axis=-1), training)
     return attention._output_dense(ops.einsum("bhqk,bkhd->bqhd", probabilities, value))
 
 
@@ -371,7 +374,8 @@ def _pre_norm_block(block, x, attention_bias, training, last_query_only=False):
     with a ready attention mask.
 
     Equals ``block(x, decoder_attention_mask=...)`` (or its last position), using the block's
-    own sublayers and weights, but the mask already holds causality and comes as an additive
+    own sublayers, weights and dropout rates (dropout masks drawn by ``tfbt.layers.lean_ops``,
+    at half Keras' cost), but the mask already holds causality and comes as an additive
     bias (``_attention_bias``): the block does not rebuild and merge its causal mask (casts and
     minimums over ``[B, L, L]``) at every call, and attention selects nothing (``_attend``).
     With ``last_query_only``, keys and values still come from every position of ``x`` while the
@@ -387,14 +391,15 @@ def _pre_norm_block(block, x, attention_bias, training, last_query_only=False):
     Returns:
       ``[B, Q, D]``.
     """
-    normed = block._self_attention_layer_norm(x)
+    normed = layer_norm(block._self_attention_layer_norm, x)
     queries = normed[:, -1:] if last_query_only else normed
     residual = x[:, -1:] if last_query_only else x
     attended = _attend(block._self_attention_layer, queries, normed, attention_bias, training)
-    x = block._self_attention_dropout(attended, training=training) + residual
-    hidden = block._feedforward_intermediate_dense(block._feedforward_layer_norm(x))
-    return block._feedforward_dropout(block._feedforward_output_dense(hidden),
-                                      training=training) + x
+    x = dropout(block._self_attention_dropout, attended, training) + residual
+    hidden = block._feedforward_intermediate_dense(
+        layer_norm(block._feedforward_layer_norm, x))
+    return dropout(block._feedforward_dropout, block._feedforward_output_dense(hidden),
+                   training) + x
 
 
 ENCODERS = {"cnn": CNNEncoder, "sasrec": SASRecEncoder}
