@@ -10,8 +10,8 @@ from tfbt.layers import encoders
 from tfbt.layers.encoders import (
     CNNEncoder,
     SASRecEncoder,
-    _conv1d_by_matmul,
     _attention_bias,
+    _conv1d_by_matmul,
     _pre_norm_block,
     build_encoder,
 )

@@ -135,8 +135,8 @@ class CNNEncoder(keras.layers.Layer):
         real = _real_mask(items)                                   # [B, L]
         keep = ops.expand_dims(ops.cast(real, self.compute_dtype), -1)  # [B, L, 1]
         x = self.dropouts[0](self.item_embedding(items) * keep, training=training)
-        for conv, dropout in zip(self.convs, self.dropouts[1:]):
-            x = dropout(_conv1d_by_matmul(conv, x), training=training) * keep  # [B, L, filters]
+        for conv, drop in zip(self.convs, self.dropouts[1:]):
+            x = drop(_conv1d_by_matmul(conv, x), training=training) * keep  # [B, L, filters]
         x = self._pool(x, real, keep)                              # [B, filters]
         return x if self.projection is None else self.projection(x)
 
