@@ -177,6 +177,48 @@ def test_sce_gradient_is_finite_and_reaches_outputs_and_items():
     np.testing.assert_array_equal(grad_x.numpy()[2], 0.0)  # the padding row
 
 
+def masked_concat_sce(x, y, table, num_buckets, size_x, size_y, seed):
+    """SCE written the plain way (the own positive masked out of the bucket's logits, the
+    positive appended, autodiff throughout): the reference for the fast path's gradients."""
+    catalogue = table[1:-1]
+    omega = tf.random.stateless_normal([num_buckets, D], seed)
+    real = y > 0
+    projection = tf.where(real[None, :], omega @ tf.transpose(x), -np.inf)
+    _, rows = tf.math.top_k(tf.stop_gradient(projection), k=size_x)
+    _, columns = tf.math.top_k(tf.stop_gradient(omega @ tf.transpose(catalogue)), k=size_y)
+    logits = tf.matmul(tf.gather(x, rows), tf.gather(catalogue, columns), transpose_b=True)
+    own = tf.equal(tf.gather(y, rows)[:, :, None], columns[:, None, :] + 1)
+    positive = tf.reduce_sum(x * tf.gather(catalogue, np.maximum(y - 1, 0)), -1)
+    bucket_positive = tf.gather(positive, rows)[:, :, None]
+    logits = tf.concat([tf.where(own, -np.inf, logits), bucket_positive], axis=2)
+    losses = tf.reduce_logsumexp(logits, axis=2) - bucket_positive[:, :, 0]
+    flat_rows = tf.reshape(rows, [-1])
+    row_loss = tf.math.unsorted_segment_max(tf.reshape(losses, [-1]), flat_rows, len(y))
+    in_bucket = tf.math.bincount(flat_rows, minlength=len(y)) > 0
+    return tf.reduce_mean(tf.boolean_mask(row_loss, tf.logical_and(real, in_bucket)))
+
+
+@pytest.mark.parametrize("buckets", [(4, 5, 3), (3, 19, 9), (6, 2, 1)])
+def test_sce_loss_and_gradients_equal_the_plain_masked_softmax(buckets):
+    """Positives inside and outside their buckets' columns, every row or a few per bucket."""
+    num_buckets, size_x, size_y = buckets
+    x, y, table = problem(8, rows=20)
+    x, table = tf.Variable(x), tf.Variable(table)
+    seed = tf.constant([3, 9])
+    fast = lambda: nil.scalable_cross_entropy(  # noqa: E731
+        x, y, table, num_buckets=num_buckets, bucket_size_x=size_x, bucket_size_y=size_y,
+        seed=seed)
+    plain = lambda: masked_concat_sce(x, tf.constant(y), table, num_buckets, size_x, size_y,  # noqa: E731
+                                      seed)
+    results = []
+    for loss_fn in (fast, plain):
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        results.append([loss] + [tf.convert_to_tensor(g) for g in tape.gradient(loss, [x, table])])
+    for fast, plain in zip(*results):
+        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("loss", nil.LOSSES)
 def test_next_item_loss_layer_dispatches_and_round_trips(loss):
     x, y, table = problem(7)

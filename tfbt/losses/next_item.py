@@ -276,13 +276,15 @@ def scalable_cross_entropy(x, y, item_embeddings, *, num_buckets, bucket_size_x,
         y_projection, k=min(bucket_size_y, catalogue.shape[0]))                # [n_b, b_y]
 
     bucket_x = tf.gather(x, bucket_rows)                                        # [n_b, b_x, D]
-    logits = tf.matmul(bucket_x, tf.gather(catalogue, bucket_columns), transpose_b=True)
-    own_positive = tf.equal(tf.gather(y, bucket_rows)[:, :, None], bucket_columns[:, None, :] + 1)
-    logits = tf.where(own_positive, -float("inf"), logits)                      # [n_b, b_x, b_y]
+    bucket_lse = bucket_logsumexp(bucket_x, tf.gather(catalogue, bucket_columns))  # [n_b, b_x]
     positive_logits = tf.reduce_sum(x * tf.gather(catalogue, tf.maximum(y - 1, 0)), axis=-1)
-    bucket_positive = tf.gather(positive_logits, bucket_rows)[:, :, None]       # [n_b, b_x, 1]
-    logits = tf.concat([logits, bucket_positive], axis=2)
-    losses = tf.reduce_logsumexp(logits, axis=2) - bucket_positive[:, :, 0]     # [n_b, b_x]
+    bucket_positive = tf.gather(positive_logits, bucket_rows)                   # [n_b, b_x]
+    # A row's positive enters its softmax once: as a bucket column when the bucket holds it,
+    # else added here (the same softmax as masking it out of the columns and appending it).
+    in_columns = _holds_own_positive(bucket_columns, tf.gather(y, bucket_rows) - 1)
+    losses = tf.where(in_columns, bucket_lse,
+                      tf.math.reduce_logsumexp(tf.stack([bucket_lse, bucket_positive]), 0))
+    losses -= bucket_positive                                                   # [n_b, b_x]
 
     flat_rows = tf.reshape(bucket_rows, [-1])
     row_loss = tf.math.unsorted_segment_max(tf.reshape(losses, [-1]), flat_rows, rows)  # [P]
@@ -291,6 +293,57 @@ def scalable_cross_entropy(x, y, item_embeddings, *, num_buckets, bucket_size_x,
     # Padding rows are picked only when a batch has fewer than b_x real rows; never counted.
     weights = tf.cast(tf.logical_and(in_bucket, real), tf.float32)
     return _weighted_mean(tf.where(weights > 0, row_loss, 0.0), weights)
+
+
+def bucket_logsumexp(bucket_x, bucket_items):
+    """``log Σ_j exp(x_bi · e_bj)`` for every row slot of every bucket, with its gradient.
+
+    The ``[n_b, b_x, b_y]`` logits are SCE's one large tensor (34M floats at ML-20M size with
+    the authors' bucket rule), so every element-wise pass over them costs: here they are
+    written by the matmul, read by one fused softmax that is kept for the backward pass, and
+    the log-sum-exp is read off it at one column per row (``_logsumexp_from_softmax``); the
+    gradient is one scaling of that softmax and the two matmuls. (Autodiff of a log-sum-exp
+    over logits with the own positive masked out and appended made a mask, a concatenation and
+    the exp / select / slice passes of both directions over that tensor.)
+
+    Args:
+      bucket_x: ``[n_b, b_x, D]`` output vectors of each bucket's rows.
+      bucket_items: ``[n_b, b_y, D]`` embeddings of each bucket's items.
+    Returns:
+      ``[n_b, b_x]``.
+    """
+    @tf.custom_gradient
+    def logsumexp(bucket_x, bucket_items):
+        logits = tf.matmul(bucket_x, bucket_items, transpose_b=True)           # [n_b, b_x, b_y]
+        probabilities = tf.nn.softmax(logits)
+        shape = tf.shape(logits)
+        flat = [shape[0] * shape[1], shape[2]]
+        lse = tf.reshape(_logsumexp_from_softmax(
+            tf.reshape(logits, flat), tf.reshape(probabilities, flat),
+            tf.zeros([flat[0]], tf.int32)), shape[:2])
+
+        def gradient(upstream):
+            weighted = upstream[:, :, None] * probabilities
+            return (tf.matmul(weighted, bucket_items),
+                    tf.matmul(weighted, bucket_x, transpose_a=True))
+
+        return lse, gradient
+
+    return logsumexp(bucket_x, bucket_items)
+
+
+def _holds_own_positive(bucket_columns, slot_columns):
+    """Whether each row slot's positive column is among its bucket's columns.
+
+    Args:
+      bucket_columns: int32 ``[n_b, b_y]``, distinct columns per bucket (``top_k`` indices).
+      slot_columns: int32 ``[n_b, b_x]``, the positive's column of each row slot (-1: none).
+    Returns:
+      bool ``[n_b, b_x]``: a sorted search per bucket, not a ``[n_b, b_x, b_y]`` comparison.
+    """
+    columns = tf.sort(bucket_columns, axis=1)
+    found = tf.minimum(tf.searchsorted(columns, slot_columns), tf.shape(columns)[1] - 1)
+    return tf.equal(tf.gather(columns, found, batch_dims=1), slot_columns)
 
 
 @keras.saving.register_keras_serializable(package="tfbt")
