@@ -73,7 +73,11 @@ def test_sweep_over_seeds_reports_mean_std_and_spectra_and_resumes(tiny, tmp_pat
         spectrum = row["spectrum"]["mean"]
         assert len(spectrum) == SMALL["hidden_dim"] and spectrum[0] == pytest.approx(1.0)
         assert spectrum == sorted(spectrum, reverse=True)
-    for name in (sweep.PLOT_FILE, sweep.SPECTRUM_PLOT_FILE):
+        curves = row["curves"]  # one epoch, so the curve is each run's only validation
+        assert curves["epoch"] == [1] and curves["best_epoch"] == [1, 1]
+        valid = row["valid"]["coverage@10"]
+        assert curves["coverage@10"]["mean"] == [pytest.approx(valid["mean"])]
+    for name in (sweep.PLOT_FILE, sweep.SPECTRUM_PLOT_FILE, sweep.CURVES_PLOT_FILE):
         assert (tmp_path / "sweep" / name).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "sweep" / "seed_4" / "alpha_0.2" / "spectrum.json").is_file()
     # Everything is finished: a second call trains nothing and gives the same table.

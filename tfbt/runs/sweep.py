@@ -3,8 +3,10 @@
 With ``--seeds 0,1,2`` the per-seed sweep below runs once per seed in ``OUTPUT/seed_<s>/``
 (``sweep_seeds``), and ``OUTPUT/sweep.json`` holds every metric's mean ± std over the seeds per
 α, ``OUTPUT/sweep.png`` NDCG@10 against coverage@10 with error bars and the effective rank
-against α, and ``OUTPUT/spectrum.png`` / ``spectrum.json`` the singular-value spectrum of the
-test users' embeddings per α (``tfbt.runs.spectrum``). α is on the scale of ``--bt-form``
+against α, ``OUTPUT/spectrum.png`` / ``spectrum.json`` the singular-value spectrum of the
+test users' embeddings per α (``tfbt.runs.spectrum``), and ``OUTPUT/curves.png`` validation
+coverage@10 per epoch and against validation NDCG@10 per α (``tfbt.runs.curves``: whether α
+moves the trade-off or only the stopping epoch). α is on the scale of ``--bt-form``
 (default: the BT-SR authors', terms divided by D; their α is 0.08-0.25).
 
 Every run uses the same data, seed and settings; α = 0 is SASRec, α > 0 BT-SR. Each run is a
@@ -24,7 +26,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,8 @@ import numpy as np
 
 from tfbt import cli_types
 from tfbt.runs import layout
+from tfbt.runs.curves import plot_curves, validation_curves
+from tfbt.runs.figures import save_figure, sweep_title
 from tfbt.runs.train import TrainConfig, add_common_arguments, config_from_args, train
 
 SWEEP_FILE = "sweep.json"
@@ -39,6 +42,7 @@ PLOT_FILE = "sweep.png"
 COLUMNS = ("NDCG@10", "HR@10", "coverage@10", "effective_rank", "long_tail@10")
 DEFAULT_ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # the authors' scale (--bt-form authors)
 SPECTRUM_PLOT_FILE = "spectrum.png"
+CURVES_PLOT_FILE = "curves.png"
 # Settings that only shape the BT term: an α = 0 (SASRec) run is the same run whatever they are.
 BT_ONLY = ("lambd", "lambda_on", "bt_form", "twins", "no_twin")
 
@@ -131,9 +135,9 @@ def plot(table: dict, path: Path, split: str = "test") -> None:
     right.set_xlabel("α")
     right.set_ylabel("effective rank of user embeddings")
     right.set_title("spectrum flatness")
-    _suptitle(figure, table)
+    sweep_title(figure, table["protocol"])
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def seed_folder(output: str | Path, seed: int) -> Path:
@@ -147,8 +151,9 @@ def sweep_seeds(config: TrainConfig, alphas: Sequence[float], *, seeds: Sequence
     Returns the table written to ``config.output/sweep.json``: ``{"protocol", "seeds",
     "data", "rows": [{"alpha", "valid": {metric: {"mean", "std", "values"}}, "test": {...},
     "spectrum": {"mean", "std"} (singular values of the test users' embeddings, each run's
-    divided by its largest), "runs": [...]}, ...]}``; ``std`` is the sample std (0 for one
-    seed). Finished runs are reused, as in ``sweep``.
+    divided by its largest), "curves": validation NDCG@10 and coverage@10 per epoch
+    (``tfbt.runs.curves``), "runs": [...]}, ...]}``; ``std`` is the sample std (0 for one
+    seed). ``OUTPUT/curves.png`` plots the curves. Finished runs are reused, as in ``sweep``.
     """
     from tfbt.runs.spectrum import run_spectrum
 
@@ -173,12 +178,14 @@ def sweep_seeds(config: TrainConfig, alphas: Sequence[float], *, seeds: Sequence
                          "std": (np.std(spectra, axis=0, ddof=1) if len(spectra) > 1
                                  else np.zeros_like(spectra[0])).tolist()},
             "epochs_run": [row["epochs_run"] for row in per_seed],
+            "curves": validation_curves([Path(row["run"]).parent for row in per_seed]),
             "runs": [row["run"] for row in per_seed],
         })
     table = {"protocol": tables[0]["protocol"], "seeds": seeds, "data": str(config.data),
              "rows": rows}
     layout.write_json(output / SWEEP_FILE, table)
     plot_seeds(table, output / PLOT_FILE, output / SPECTRUM_PLOT_FILE)
+    plot_curves(rows, output / CURVES_PLOT_FILE, table["protocol"])
     return table
 
 
@@ -217,9 +224,9 @@ def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test"
     right.set_xlabel("α")
     right.set_ylabel("effective rank of user embeddings")
     right.set_title("spectrum flatness")
-    _suptitle(figure, table)
+    sweep_title(figure, table["protocol"])
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
     figure, axis = plt.subplots(figsize=(5, 4))
     for row in rows:
@@ -231,21 +238,7 @@ def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test"
     axis.set_title(f"user-embedding spectrum ({split} users, mean of {seeds} seeds)")
     axis.legend()
     figure.tight_layout()
-    _save(figure, spectrum_path)
-
-
-def _suptitle(figure, table: dict) -> None:
-    """The protocol as the figure title, wrapped (it is a sentence, longer than the figure)."""
-    figure.suptitle(textwrap.fill(f"BT-SR α sweep: {table['protocol']}", 110), fontsize=9)
-
-
-def _save(figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(path.name + ".tmp.png")
-    figure.savefig(tmp, dpi=120)
-    plt.close(figure)
-    tmp.replace(path)
+    save_figure(figure, spectrum_path)
 
 
 def _seeds(text: str) -> list[int]:
