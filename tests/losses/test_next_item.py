@@ -205,18 +205,21 @@ def test_sce_loss_and_gradients_equal_the_plain_masked_softmax(buckets):
     x, y, table = problem(8, rows=20)
     x, table = tf.Variable(x), tf.Variable(table)
     seed = tf.constant([3, 9])
-    fast = lambda: nil.scalable_cross_entropy(  # noqa: E731
-        x, y, table, num_buckets=num_buckets, bucket_size_x=size_x, bucket_size_y=size_y,
-        seed=seed)
-    plain = lambda: masked_concat_sce(x, tf.constant(y), table, num_buckets, size_x, size_y,  # noqa: E731
-                                      seed)
+
+    def fast():
+        return nil.scalable_cross_entropy(x, y, table, num_buckets=num_buckets,
+                                          bucket_size_x=size_x, bucket_size_y=size_y, seed=seed)
+
+    def plain():
+        return masked_concat_sce(x, tf.constant(y), table, num_buckets, size_x, size_y, seed)
+
     results = []
     for loss_fn in (fast, plain):
         with tf.GradientTape() as tape:
             loss = loss_fn()
         results.append([loss] + [tf.convert_to_tensor(g) for g in tape.gradient(loss, [x, table])])
-    for fast, plain in zip(*results):
-        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-6)
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("loss", nil.LOSSES)

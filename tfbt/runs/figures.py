@@ -12,7 +12,7 @@ def sweep_title(figure, protocol: str) -> None:
 
 
 def save_figure(figure, path: Path) -> None:
-    """Writes ``figure`` to ``path`` through a temporary file (no half-written PNG) and closes it."""
+    """Writes ``figure`` to ``path`` through a temporary file (no half-written PNG), closes it."""
     import matplotlib.pyplot as plt
 
     tmp = path.with_name(path.name + ".tmp.png")
