@@ -16,36 +16,42 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbt.runs import layout
 from tfbt.runs.figures import save_figure, sweep_title
 
 CURVE_METRICS = ("NDCG@10", "coverage@10")
 
 
-def validation_curves(run_dirs: Sequence[str | Path]) -> dict:
+def sample_std(values) -> np.ndarray:
+    """The sample std over the first axis (runs or seeds); zeros for a single run."""
+    values = np.asarray(values)
+    return np.std(values, axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1:])
+
+
+def validation_curves(runs: Sequence[dict]) -> dict:
     """Mean ± std over runs (one per seed) of each validation, epoch by epoch.
 
     Only epochs that every run validated are kept (the shortest run ends the curve).
 
+    Args:
+      runs: each run's ``"validation_curve"`` and ``"best_epoch"`` (from its results.json, as
+        ``tfbt.runs.sweep.sweep`` keeps them in its rows) and ``"run"`` (its name in errors).
     Returns:
       ``{"epoch": [e, ...], "best_epoch": [per run], metric: {"mean": [...], "std": [...]}}``
       for each of ``CURVE_METRICS``; ``std`` is the sample std (0 for one run).
     """
-    per_run = []
-    for run_dir in run_dirs:
-        validation = layout.read_json(Path(run_dir) / layout.VALIDATION_FILE)
-        if not validation or not validation.get("evaluations"):
-            raise FileNotFoundError(f"{Path(run_dir) / layout.VALIDATION_FILE}: no validation "
-                                    "history (is this a finished `tfbt train` run?)")
-        per_run.append(validation)
-    epochs = sorted(set.intersection(*({e["epoch"] for e in v["evaluations"]} for v in per_run)))
-    curves = {"epoch": epochs, "best_epoch": [v["best_epoch"] for v in per_run]}
+    by_epoch = []
+    for run in runs:
+        if not run.get("validation_curve"):
+            raise ValueError(f"{run['run']}: no validation history (is this a finished "
+                             "`tfbt train` run?)")
+        by_epoch.append({e["epoch"]: e for e in run["validation_curve"]})
+    epochs = sorted(set.intersection(*(set(evaluations) for evaluations in by_epoch)))
+    curves = {"epoch": epochs, "best_epoch": [run["best_epoch"] for run in runs]}
     for metric in CURVE_METRICS:
-        values = np.array([[next(e[metric] for e in v["evaluations"] if e["epoch"] == epoch)
-                            for epoch in epochs] for v in per_run])
+        values = np.array([[evaluations[epoch][metric] for epoch in epochs]
+                           for evaluations in by_epoch])
         curves[metric] = {"mean": values.mean(axis=0).tolist(),
-                          "std": (values.std(axis=0, ddof=1) if len(per_run) > 1
-                                  else np.zeros(len(epochs))).tolist()}
+                          "std": sample_std(values).tolist()}
     return curves
 
 

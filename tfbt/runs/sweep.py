@@ -33,7 +33,7 @@ import numpy as np
 
 from tfbt import cli_types
 from tfbt.runs import layout
-from tfbt.runs.curves import plot_curves, validation_curves
+from tfbt.runs.curves import plot_curves, sample_std, validation_curves
 from tfbt.runs.figures import save_figure, sweep_title
 from tfbt.runs.train import TrainConfig, add_common_arguments, config_from_args, train
 
@@ -80,7 +80,7 @@ def sweep(config: TrainConfig, alphas: Sequence[float], *, overwrite: bool = Fal
 
     Returns the table written to ``config.output/sweep.json``:
     ``{"protocol", "seed", "data", "rows": [{"alpha", "valid": {...}, "test": {...},
-    "epochs_run", "best_epoch", "wall_time_s", "run"}, ...]}``.
+    "epochs_run", "best_epoch", "wall_time_s", "validation_curve", "run"}, ...]}``.
     """
     alphas = [float(a) for a in alphas]
     if not alphas or min(alphas) < 0 or len(set(alphas)) != len(alphas):
@@ -104,6 +104,7 @@ def sweep(config: TrainConfig, alphas: Sequence[float], *, overwrite: bool = Fal
             "epochs_run": results["epochs_run"],
             "best_epoch": results["best_epoch"],
             "wall_time_s": results["wall_time_s"],
+            "validation_curve": results["validation_curve"],
             "run": str(Path(run.output) / layout.RESULTS_FILE),
         })
     table = {"protocol": results["protocol"], "seed": config.seed, "data": str(config.data),
@@ -175,10 +176,9 @@ def sweep_seeds(config: TrainConfig, alphas: Sequence[float], *, seeds: Sequence
                        for name in COLUMNS if per_seed[0][split].get(name) is not None}
                for split in ("valid", "test")},
             "spectrum": {"mean": np.mean(spectra, axis=0).tolist(),
-                         "std": (np.std(spectra, axis=0, ddof=1) if len(spectra) > 1
-                                 else np.zeros_like(spectra[0])).tolist()},
+                         "std": sample_std(spectra).tolist()},
             "epochs_run": [row["epochs_run"] for row in per_seed],
-            "curves": validation_curves([Path(row["run"]).parent for row in per_seed]),
+            "curves": validation_curves(per_seed),
             "runs": [row["run"] for row in per_seed],
         })
     table = {"protocol": tables[0]["protocol"], "seeds": seeds, "data": str(config.data),
