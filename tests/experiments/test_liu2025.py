@@ -10,6 +10,7 @@ from tfbt import baselines, data, downstream, experiments
 from tfbt.experiments import liu2025
 from tfbt.experiments.liu2025 import config as liu_config
 from tfbt.experiments.liu2025 import experiment
+from tfbt.experiments.liu2025 import report as liu_report
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +196,14 @@ def test_next_item_heads_are_columns_and_the_report_answers_the_questions(synthe
                                       "BT encoder segment_mask-0.2_b100_l0.0051 seed 0",
                                       "BT features segment_mask-0.2_b100_l0.0051 seed 0"}
     assert "| cells: bt_finetuned/item-embeddings | 1 |" in report
+
+    # A grid without the dual encoder has no section comparing with it (not an empty table).
+    bt_only = [c for c in payload["cells"] if not c["mode"].startswith("dual_encoder")]
+    (tmp_path / "bt_only").mkdir()
+    liu_report.write_report(tmp_path / "bt_only", bt_only, dataclasses.replace(
+        config, modes=("bt_frozen", "bt_finetuned")))
+    report = (tmp_path / "bt_only" / "results.md").read_text()
+    assert "Frozen vs fine-tuned" in report and "dual encoder frozen" not in report
 
 
 def test_unknown_next_item_head_is_rejected(capsys):

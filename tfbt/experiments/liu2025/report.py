@@ -90,10 +90,7 @@ def _comparisons(main, references) -> list[str]:
                   key=lambda k: (_task_order(k[0]), k[1]))
     modes = sorted({s["mode"] for s in main}, key=lambda m: _column_order(None, "main",
                                                                           ("main", m)))
-    lines = ["### Against the trivial baseline (primary metric, mean difference; ▼ = below by "
-             "more than the seed std)", "",
-             "| task / metric | fraction | baseline | " + " | ".join(modes) + " |",
-             "|---|---|---|" + "---|" * len(modes)]
+    against = []
     for task, fraction in keys:
         base = [r for r in references if (r["task"], r["metric"]) == (task, _primary(task))
                 and r["mode"] in ("majority", "most_popular")]
@@ -105,33 +102,40 @@ def _comparisons(main, references) -> list[str]:
             delta = None if got is None else got["mean"] - base[0]["mean"]
             cells.append("–" if delta is None else f"{delta:+.3f}" + (
                 " ▼" if delta < -max(got["std"], base[0]["std"]) else ""))
-        lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
-                     f"{base[0]['mode']} {base[0]['mean']:.3f} | " + " | ".join(cells) + " |")
-    lines += ["", "### Frozen vs fine-tuned (LP-FT), per label fraction", "",
-              "| task / metric | fraction | head | frozen | fine-tuned | winner |",
-              "|---|---|---|---|---|---|"]
+        against.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
+                       f"{base[0]['mode']} {base[0]['mean']:.3f} | " + " | ".join(cells) + " |")
+    frozen_vs_tuned, bt_vs_de = [], []
     for task, fraction in keys:
         for head in ("", "/item-embeddings"):
-            frozen, tuned = (entry(task, f"{m}{head}", fraction)
-                             for m in ("bt_frozen", "bt_finetuned"))
+            frozen, tuned, de = (entry(task, f"{m}{head}", fraction)
+                                 for m in ("bt_frozen", "bt_finetuned", "dual_encoder_frozen"))
+            row = f"| {task} / {_primary(task)} | {fraction * 100:g}% | {head[1:] or 'dense'} | "
             if frozen and tuned:
-                lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
-                             f"{head[1:] or 'dense'} | {_cell([frozen])} | {_cell([tuned])} | "
-                             f"{_winner(frozen, tuned, 'frozen', 'fine-tuned')} |")
-    lines += ["", "### BT frozen vs dual encoder frozen (relative gain of BT)", "",
-              "| task / metric | fraction | head | BT frozen | dual encoder frozen | gain |",
-              "|---|---|---|---|---|---|"]
-    for task, fraction in keys:
-        for head in ("", "/item-embeddings"):
-            bt, de = (entry(task, f"{m}{head}", fraction)
-                      for m in ("bt_frozen", "dual_encoder_frozen"))
-            if bt and de:
-                gain = (f"{(bt['mean'] - de['mean']) / de['mean']:+.0%}" if de["mean"]
+                frozen_vs_tuned.append(row + f"{_cell([frozen])} | {_cell([tuned])} | "
+                                       f"{_winner(frozen, tuned, 'frozen', 'fine-tuned')} |")
+            if frozen and de:
+                gain = (f"{(frozen['mean'] - de['mean']) / de['mean']:+.0%}" if de["mean"]
                         else "–")
-                lines.append(f"| {task} / {_primary(task)} | {fraction * 100:g}% | "
-                             f"{head[1:] or 'dense'} | {_cell([bt])} | {_cell([de])} | "
-                             f"{gain} ({_winner(bt, de, 'BT', 'dual encoder')}) |")
-    return lines + [""]
+                bt_vs_de.append(row + f"{_cell([frozen])} | {_cell([de])} | "
+                                f"{gain} ({_winner(frozen, de, 'BT', 'dual encoder')}) |")
+    return (_table("Against the trivial baseline (primary metric, mean difference; ▼ = below "
+                   "by more than the seed std)",
+                   ["task / metric", "fraction", "baseline", *modes], against)
+            + _table("Frozen vs fine-tuned (LP-FT), per label fraction",
+                     ["task / metric", "fraction", "head", "frozen", "fine-tuned", "winner"],
+                     frozen_vs_tuned)
+            + _table("BT frozen vs dual encoder frozen (relative gain of BT)",
+                     ["task / metric", "fraction", "head", "BT frozen", "dual encoder frozen",
+                      "gain"], bt_vs_de))
+
+
+def _table(title, header, rows) -> list[str]:
+    """A ``###`` section with a Markdown table, or nothing when it has no rows (e.g. the
+    dual-encoder comparison of a grid without that mode)."""
+    if not rows:
+        return []
+    return [f"### {title}", "", "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header), *rows, ""]
 
 
 def _timing(cells, stages) -> list[str]:
