@@ -24,12 +24,12 @@ import argparse
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import numpy as np
 import tensorflow as tf
+from bench_checksum import best_of
 from bench_full_ranking import DEFAULT_BEAUTY, dataset_folder
 from report_io import print_and_save
 
@@ -48,13 +48,9 @@ def epoch_flops(lengths: np.ndarray, vocab: int, dim: int, blocks: int) -> dict:
 
 
 def best_seconds(function, *args, repeats: int) -> float:
-    function(*args).numpy()  # traced and warmed
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(*args).numpy()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """Best of ``repeats`` calls of a ``tf.function`` (traced and warmed first)."""
+    function(*args).numpy()
+    return best_of(repeats, lambda: function(*args).numpy())
 
 
 def matmul_rates(rows: int, vocab: int, dim: int, repeats: int) -> dict:
