@@ -14,17 +14,13 @@ one run of this script.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import median, write_report
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import data
 from tfbt.data import btsr_pairs
 
@@ -41,7 +37,7 @@ def epoch_seconds(dataset, passes: int) -> tuple[float, float]:
                 rates.append(batch["has_twin"].numpy())
         times.append(time.perf_counter() - start)
     rate = float(np.concatenate(rates).mean()) if rates else float("nan")
-    return statistics.median(times), rate
+    return median(times), rate
 
 
 def bench(data_dir: Path, *, batch_size: int, max_len: int, passes: int) -> dict:
@@ -76,19 +72,11 @@ def main(argv=None) -> int:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-                          f"CPUs (shared: timings are indicative)",
-               "batch_size": args.batch_size, "max_len": args.max_len,
+    results = {"batch_size": args.batch_size, "max_len": args.max_len,
                "datasets": {str(path): bench(Path(path), batch_size=args.batch_size,
                                              max_len=args.max_len, passes=args.passes)
                             for path in args.data}}
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(out)
+    write_report(results, args.out)
     return 0
 
 

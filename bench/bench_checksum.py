@@ -16,29 +16,16 @@ Prints JSON and writes it to ``--out`` (default bench/results/checksum.json).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import best_of, write_report
 
-import tfbt  # noqa: F401  (before TensorFlow)
 from tfrecords_builder import schema
 from tfrecords_builder.build import BuildOptions, build
 from tfrecords_builder.raw import RawDataset
-
-
-def best_of(repeats: int, function) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main(argv=None) -> dict:
@@ -71,9 +58,6 @@ def main(argv=None) -> dict:
         read_s = best_of(args.repeats, lambda: sum(1 for _ in tf.data.TFRecordDataset(
             str(shard), buffer_size=1 << 20).batch(4096)))
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, shared with other jobs",
-        "command": " ".join(["python", "bench/bench_checksum.py",
-                             *(sys.argv[1:] if argv is None else argv)]),
         "seed": args.seed, "users": args.users, "interactions": int(len(users)),
         "shard_bytes": size,
         "metadata_load_s": round(load_s, 4),
@@ -81,10 +65,7 @@ def main(argv=None) -> dict:
         "verify_MB_per_s": round(size / verify_s / 1e6, 1),
         "tfrecord_read_s": round(read_s, 3),
     }
-    print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return write_report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Times full-ranking evaluation at Amazon Beauty's size.
 
 22,363 users ranked over 12,101 items with random D=64 item embeddings and a mean-pooling user
-encoder. Sequence lengths follow Beauty (../shared/data/beauty/Beauty.txt when present, else
+encoder. Sequence lengths follow Beauty (``common.DEFAULT_BEAUTY`` when present, else
 4 + geometric(0.2), mean 9); item ids are random. Batches have the evaluation format of the brief
 (``items`` left-padded [B, L] int32, ``target`` [B], ``seen`` ragged, ``user_id`` [B]) and come
 from a ``tf.data`` pipeline, so input cost is included in the time.
@@ -15,26 +15,17 @@ traces afresh). Prints JSON and writes it to ``--out`` if given.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from common import DEFAULT_BEAUTY, median, timed, write_report
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tensorflow as tf
 
-import tfbt  # noqa: E402,F401  (first: its environment defaults must precede TensorFlow)
-import tensorflow as tf  # noqa: E402
-
-from tfbt.evaluation.ranking import evaluate_full_ranking  # noqa: E402
+from tfbt.evaluation.ranking import evaluate_full_ranking
 
 BEAUTY_USERS = 22_363
 BEAUTY_ITEMS = 12_101
-DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
 
 
 def sequence_lengths(path: Path, num_users: int,
@@ -91,12 +82,13 @@ def main(argv: list[str] | None = None) -> dict:
         pooled = tf.reduce_sum(tf.gather(table, items) * mask, axis=1)
         return pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
 
-    seconds = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        results = evaluate_full_ranking(user_encoder, table, dataset, num_items=args.items,
-                                        progress=False)
-        seconds.append(time.perf_counter() - start)
+    results = {}
+
+    def evaluate():
+        results.update(evaluate_full_ranking(user_encoder, table, dataset, num_items=args.items,
+                                             progress=False))
+
+    seconds = [timed(evaluate)[0] for _ in range(args.repeats)]
 
     report = {
         "benchmark": "evaluate_full_ranking",
@@ -105,18 +97,11 @@ def main(argv: list[str] | None = None) -> dict:
         "max_len": args.max_len, "batch_size": args.batch_size,
         "mean_history_length": float(np.mean(lengths - 1)), "lengths_from": lengths_from,
         "seconds_per_run": [round(s, 3) for s in seconds],
-        "seconds_median": round(statistics.median(seconds), 3),
-        "users_per_second": round(results["num_users"] / statistics.median(seconds)),
+        "seconds_median": round(median(seconds), 3),
+        "users_per_second": round(results["num_users"] / median(seconds)),
         "metrics": {k: v for k, v in results.items() if k != "num_users"},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "processor": platform.processor()},
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return report
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

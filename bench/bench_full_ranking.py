@@ -4,17 +4,14 @@ What ``tfbt train`` runs at every validation and at the end: the ``valid`` (or `
 from the real ``tf.data`` pipeline, the encoder, scores over the whole catalogue, seen items
 removed, ranks, top-K and the metrics. Two datasets:
 
-* ``ml1m``: synthetic with MovieLens-1M's shape (6,040 users, 3,416 items, mean length 165;
-  ``tfbt.data.synthetic``, seed 0), max_len 200;
-* ``beauty``: Amazon Beauty 5-core (22,363 users x 12,101 items), built from
-  ``../shared/data/beauty/Beauty.txt``, max_len 50.
+``ml1m`` (synthetic, MovieLens-1M's shape) with max_len 200, and ``beauty`` (Amazon Beauty
+5-core) with max_len 50; see ``common.dataset``.
 
 The model has the issue's shape (hidden 64, 2 blocks, 1 head), freshly initialised with
 ``--seed`` (the time does not depend on the weights). Each repeat is one ``full_ranking`` call,
 tracing included; the first call is reported apart. The machine may be shared: the JSON records
-the load average and the process's CPU seconds (user + system, all threads), which contention
-inflates far less than wall time. With ``--profile-dir``, one more call runs under
-``tf.profiler`` and its top op types are added (``op_profile.top_ops``).
+the load average and the process's CPU seconds (``common.timed``). With ``--profile-dir``, one
+more call runs under ``tf.profiler`` and its top op types are added (``op_profile.top_ops``).
 
     python bench/bench_full_ranking.py --dataset ml1m --out bench/results/full_ranking_ml1m.json
 
@@ -26,47 +23,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import keras
-import tensorflow as tf
-from bench_pipeline import dataset_for
+from common import DEFAULT_BEAUTY, DEFAULT_WORK, dataset, median, timed, write_report
+from op_profile import top_ops
 
 from tfbt import data
 from tfbt.runs import train
 
-from op_profile import top_ops
-from report_io import print_and_save
-
 DATASETS = {"ml1m": {"max_len": 200}, "beauty": {"max_len": 50}}
-DEFAULT_BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "beauty" / "Beauty.txt"
-
-
-def dataset_folder(name: str, work: Path, beauty: Path) -> Path:
-    """The dataset folder for ``name``, generated or built under ``work`` on first use."""
-    if name == "ml1m":
-        return dataset_for(work, 6_040, 3_416, 165)
-    folder = work / "beauty"
-    if not (folder / "metadata.json").is_file():
-        # Imported here: bench_train puts this checkout first on sys.path, which must not
-        # happen before ``tfbt`` is imported from PYTHONPATH (the "before" timings).
-        from bench_train import build_beauty
-
-        if not beauty.is_file():
-            raise SystemExit(f"bench_full_ranking: {beauty} not found; pass --beauty")
-        build_beauty(beauty, folder)
-    return folder
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="ml1m")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"),
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
                         help="cache for generated or built data")
     parser.add_argument("--beauty", type=Path, default=DEFAULT_BEAUTY)
     parser.add_argument("--split", choices=("valid", "test"), default="valid")
@@ -79,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    folder = dataset_folder(args.dataset, args.work, args.beauty)
+    folder = dataset(args.dataset, args.work, args.beauty)
     metadata = data.load_metadata(folder)
     options = {} if args.eval_batch_size is None else {"eval_batch_size": args.eval_batch_size}
     config = train.TrainConfig(data=str(folder), output="", max_len=DATASETS[args.dataset][
@@ -87,19 +60,17 @@ def main(argv=None) -> int:
         **options).resolved()
     keras.utils.set_random_seed(args.seed)
     model = train.build_model(config, metadata)
-    dataset = train.evaluation_dataset(config, metadata, args.split)
+    batches = train.evaluation_dataset(config, metadata, args.split)
+    results = {}
+
+    def evaluate():
+        results.update(train.full_ranking(model, batches, metadata.num_items, progress=False))
 
     load_before = os.getloadavg()[0]
-    seconds, cpu_seconds = [], []
-    for _ in range(args.repeats + 1):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        results = train.full_ranking(model, dataset, metadata.num_items, progress=False)
-        seconds.append(time.perf_counter() - start)
-        cpu_seconds.append(time.process_time() - cpu_start)
+    seconds, cpu_seconds = zip(*(timed(evaluate) for _ in range(args.repeats + 1)))
     profile = None
     if args.profile_dir is not None:
-        profile = top_ops(lambda: train.full_ranking(model, dataset, metadata.num_items,
-                                                     progress=False), args.profile_dir)
+        profile = top_ops(evaluate, args.profile_dir)
     report = {
         "benchmark": "full_ranking (tfbt.runs.train), SASRec hidden 64, 2 blocks, 1 head",
         "dataset": args.dataset, "data": str(folder), "split": args.split,
@@ -107,18 +78,15 @@ def main(argv=None) -> int:
         "max_len": config.max_len, "eval_batch_size": config.eval_batch_size,
         "seed": args.seed, "first_call_s": round(seconds[0], 3),
         "seconds_per_run": [round(s, 3) for s in seconds[1:]],
-        "seconds_median": round(statistics.median(seconds[1:]), 3),
+        "seconds_median": round(median(seconds[1:]), 3),
         "cpu_seconds_per_run": [round(s, 2) for s in cpu_seconds[1:]],
-        "cpu_seconds_median": round(statistics.median(cpu_seconds[1:]), 2),
+        "cpu_seconds_median": round(median(cpu_seconds[1:]), 2),
         "NDCG@10": results["NDCG@10"],
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "tensorflow": tf.__version__},
-        "tfbt": str(Path(tfbt.__file__).resolve().parent),
         **({"top_ops": profile} if profile is not None else {}),
     }
-    print_and_save(report, args.out)
+    write_report(report, args.out)
     return 0
 
 

@@ -18,18 +18,15 @@ import argparse
 import functools
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
+from common import median, timings, write_report
+
 import tensorflow as tf
 
 from tfbt.losses.next_item import full_softmax_cross_entropy, scalable_cross_entropy
-
-from report_io import print_and_save
 
 
 def main(argv=None) -> int:
@@ -65,19 +62,14 @@ def main(argv=None) -> int:
             return loss, tape.gradient(loss, [x, table])
 
         step()
-        seconds = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - start)
-        rows.append({"loss": name, "median_s": round(statistics.median(seconds), 3),
+        seconds = timings(args.repeats, step)
+        rows.append({"loss": name, "median_s": round(median(seconds), 3),
                      "seconds": [round(s, 3) for s in seconds],
                      "load_average": round(os.getloadavg()[0], 2)})
         print(json.dumps(rows[-1]), flush=True)
     report = {"benchmark": "next-item loss + gradients", "positions": args.positions,
-              "items": args.items, "dim": args.dim, "cpus": os.cpu_count(),
-              "tensorflow": tf.__version__, "runs": rows}
-    print_and_save(report, args.out)
+              "items": args.items, "dim": args.dim, "runs": rows}
+    write_report(report, args.out)
     return 0
 
 

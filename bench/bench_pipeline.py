@@ -9,23 +9,13 @@ Builds (once, cached in --work) a synthetic dataset, then times full passes of
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import tfbt  # noqa: F401  (before TensorFlow)
+from common import DEFAULT_WORK, median, synthetic_dataset, write_report
+
 from tfbt import data
-from tfbt.data.synthetic import SyntheticConfig, write_synthetic
-
-
-def dataset_for(work: Path, users: int, items: int, mean_length: int) -> Path:
-    path = work / f"synthetic-{users}-{items}-{mean_length}"
-    if not (path / "metadata.json").is_file():
-        write_synthetic(path, SyntheticConfig(num_users=users, num_items=items,
-                                              mean_length=mean_length, seed=0), progress=True)
-    return path
 
 
 def sequences_per_second(data_dir: Path, *, mode: str, split: str, batch_size: int,
@@ -40,12 +30,13 @@ def sequences_per_second(data_dir: Path, *, mode: str, split: str, batch_size: i
         for batch in dataset:
             count += int(batch["items"].shape[0])
         rates.append(count / (time.perf_counter() - start))
-    return sorted(rates)[len(rates) // 2]
+    return median(rates)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/tfbt-bench", help="cache for generated data")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help="cache for generated data")
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--mean-length", type=int, default=100)
@@ -54,22 +45,18 @@ def main(argv=None) -> int:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
-    data_dir = dataset_for(Path(args.work), args.users, args.items, args.mean_length)
+    data_dir = synthetic_dataset(args.work, args.users, args.items, args.mean_length)
     meta = data.load_metadata(data_dir)
     result = {
         "benchmark": "input_pipeline", "data": str(data_dir), "users": meta.num_users,
         "interactions": meta.num_interactions, "batch_size": args.batch_size,
-        "max_len": args.max_len, "cpu_count": os.cpu_count(), "sequences_per_second": {},
+        "max_len": args.max_len, "sequences_per_second": {},
     }
     for mode, split in (("sequence", "train"), ("next_item", "train"), ("eval", "test")):
         result["sequences_per_second"][mode] = round(sequences_per_second(
             data_dir, mode=mode, split=split, batch_size=args.batch_size, max_len=args.max_len,
             passes=args.passes))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    write_report(result, args.out)
     return 0
 
 

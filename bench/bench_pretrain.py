@@ -13,17 +13,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import keras
-import tensorflow as tf
-from bench_pipeline import dataset_for
+from common import DEFAULT_WORK, synthetic_dataset, write_report
 from op_profile import top_ops
-from report_io import print_and_save
 
 from tfbt import data
 from tfbt.runs.pretrain import PretrainConfig, build_pretrainer
@@ -74,21 +70,22 @@ def measure(data_dir: Path, encoder: str, batch_size: int, jit: bool, args) -> d
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="/tmp/tfbt-bench", help="cache for generated data")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help="cache for generated data")
     parser.add_argument("--encoders", default="cnn,sasrec")
     parser.add_argument("--batch-sizes", default="128,1024")
     parser.add_argument("--xla", default="off,on")
+    parser.add_argument("--shape", default="50000,10000,100",
+                        help="synthetic set: users,items,mean length")
     parser.add_argument("--max-len", type=int, default=200)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--out", default=None)
     parser.add_argument("--profile-dir", default=None,
                         help="also profile 3 cached-batch steps per run; top ops in the JSON")
     args = parser.parse_args(argv)
-    data_dir = dataset_for(Path(args.work), 50_000, 10_000, 100)
-    gpus = tf.config.list_physical_devices("GPU")
+    data_dir = synthetic_dataset(args.work, *(int(n) for n in args.shape.split(",")))
     report = {"benchmark": "bt_pretraining", "data": str(data_dir), "max_len": args.max_len,
-              "embedding_dim": 64, "steps": args.steps, "cpu_count": os.cpu_count(),
-              "device": gpus[0].name if gpus else "CPU", "runs": []}
+              "embedding_dim": 64, "steps": args.steps, "runs": []}
     grid = itertools.product(args.encoders.split(","),
                              [int(b) for b in args.batch_sizes.split(",")],
                              [x == "on" for x in args.xla.split(",")])
@@ -96,7 +93,7 @@ def main(argv=None) -> int:
         row = measure(data_dir, encoder, batch_size, jit, args)
         print(json.dumps(row), flush=True)
         report["runs"].append(row)
-    print_and_save(report, args.out and Path(args.out))
+    write_report(report, args.out)
     return 0
 
 

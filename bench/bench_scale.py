@@ -1,12 +1,8 @@
 """Scale: SASRec training steps and full-ranking evaluation on ML-20M-sized and million-item data.
 
-Two synthetic sets (``tfbt.data.synthetic``, seed 0, generated once under ``--work``):
-
-* ``ml20m``: the ``ml-20m`` preset, 138,493 users, 26,744 items, ~20M interactions;
-* ``million``: 200,000 users, 1,100,000 items, mean length 30 (~6M interactions), within-genre
-  popularity exponent 0.2, so that about 1.08M items are drawn at least once and so in the
-  built catalogue (the earlier 100,000 users x 20 with the default exponent 1.1 built only
-  190,780 items).
+Two synthetic sets (``common.dataset``, seed 0, generated once under ``--work``): ``ml20m``
+(138,493 users, 26,744 items, ~20M interactions) and ``million`` (200,000 users, about 1.08M
+items in the built catalogue, ~6M interactions).
 
 Each loss runs in its own process, so its peak resident memory (``ru_maxrss``) is its own:
 build the model (max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2, batch 128), one
@@ -28,29 +24,14 @@ import argparse
 import json
 import math
 import os
-import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from report_io import print_and_save
+from common import DEFAULT_WORK, dataset, median, peak_rss_gib, timed, write_report
 
 DATASETS = ("ml20m", "million")
 SCE_FIELDS = ("num_buckets", "bucket_size_x", "bucket_size_y")
-
-
-def dataset_folder(name: str, work: Path) -> Path:
-    from tfbt.data.synthetic import SyntheticConfig, preset, write_synthetic
-
-    folder = work / ("scale-ml20m" if name == "ml20m" else "scale-million-items")
-    if not (folder / "metadata.json").is_file():
-        config = (preset("ml-20m", seed=0) if name == "ml20m" else SyntheticConfig(
-            num_users=200_000, num_items=1_100_000, num_genres=20, mean_length=30, zipf=0.2,
-            seed=0))
-        write_synthetic(folder, config, progress=False)
-    return folder
 
 
 def sce_buckets(text: str) -> list[int]:
@@ -62,16 +43,10 @@ def sce_buckets(text: str) -> list[int]:
     return values
 
 
-def peak_rss_gib() -> float:
-    """Peak resident memory of this process (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 def measure(folder: Path, loss: str, args) -> dict:
     """One loss: timed training steps, then (optionally) chunked full-ranking evaluation."""
     import keras
 
-    import tfbt  # noqa: F401  (before TensorFlow)
     from tfbt import data
     from tfbt.runs import train
 
@@ -84,23 +59,20 @@ def measure(folder: Path, loss: str, args) -> dict:
     model = train.build_model(config, metadata)
     batches = list(train.training_dataset(config, metadata).take(args.steps + 1))
     model.train_on_batch(batches[0])
-    seconds = []
-    for batch in batches[1:]:
-        start = time.perf_counter()
-        model.train_on_batch(batch)
-        seconds.append(time.perf_counter() - start)
-    step = statistics.median(seconds)
+    seconds = [timed(lambda batch=batch: model.train_on_batch(batch))[0]
+               for batch in batches[1:]]
+    step = median(seconds)
     row = {"loss": loss, "timed_steps": len(seconds), "median_step_s": round(step, 3),
            "epoch_s_extrapolated": round(step * math.ceil(metadata.num_users / args.batch_size)),
            "peak_rss_gib_after_training": round(peak_rss_gib(), 2)}
     if args.eval_batches:
-        dataset = train.evaluation_dataset(
+        batches = train.evaluation_dataset(
             train.TrainConfig(**{**config.__dict__, "eval_batch_size": 256}), metadata, "valid")
-        dataset = dataset.take(args.eval_batches)
-        start = time.perf_counter()
-        results = train.full_ranking(model, dataset, metadata.num_items, progress=False,
-                                     item_chunk_size=args.item_chunk_size)
-        elapsed = time.perf_counter() - start
+        batches = batches.take(args.eval_batches)
+        results = {}
+        elapsed, _ = timed(lambda: results.update(train.full_ranking(
+            model, batches, metadata.num_items, progress=False,
+            item_chunk_size=args.item_chunk_size)))
         row.update({"eval_users": results["num_users"], "eval_s": round(elapsed, 2),
                     "eval_s_all_users_extrapolated": round(
                         elapsed * metadata.num_users / results["num_users"]),
@@ -121,12 +93,12 @@ def main(argv=None) -> int:
     parser.add_argument("--item-chunk-size", type=int, default=65_536)
     parser.add_argument("--sce-buckets", type=sce_buckets, default=[],
                         help="SCE n_b,b_x,b_y (default: TrainConfig's)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--one-loss", help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    folder = dataset_folder(args.dataset, args.work)
+    folder = dataset(args.dataset, args.work)
     if args.one_loss:
         print(json.dumps(measure(folder, args.one_loss, args)), flush=True)
         return 0
@@ -147,10 +119,10 @@ def main(argv=None) -> int:
               "dataset": args.dataset, "data": str(folder), "num_users": metadata.num_users,
               "num_items": metadata.num_items, "num_interactions": metadata.num_interactions,
               "model": "max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2",
-              "batch_size": args.batch_size, "cpus": os.cpu_count(),
+              "batch_size": args.batch_size,
               "sce_buckets": dict(zip(SCE_FIELDS, args.sce_buckets)) or "TrainConfig defaults",
               "runs": rows}
-    print_and_save(report, args.out)
+    write_report(report, args.out)
     return 0
 
 

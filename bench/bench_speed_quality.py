@@ -23,12 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
-from bench_pipeline import dataset_for
+from common import DEFAULT_WORK, synthetic_dataset, write_report
 
 from tfbt.runs import train
-
-from report_io import print_and_save
 
 
 def parse_setting(text: str) -> dict:
@@ -51,14 +48,14 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--shape", default="943,1682,106",
                         help="synthetic set: users,items,mean length (default ML-100K's)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
     users, items, mean_length = (int(n) for n in args.shape.split(","))
-    folder = dataset_for(args.work, users, items, mean_length)
+    folder = synthetic_dataset(args.work, users, items, mean_length)
     report = {"benchmark": "valid NDCG@10 after a fixed number of epochs", "data": str(folder),
-              "epochs": args.epochs, "cpus": os.cpu_count(), "settings": []}
+              "epochs": args.epochs, "settings": []}
     for text in args.settings.split(";"):
         overrides = parse_setting(text)
         runs = []
@@ -76,7 +73,7 @@ def main(argv=None) -> int:
         ndcg = [run["valid_NDCG@10"] for run in runs]
         report["settings"].append({"setting": text, "runs": runs,
                                    "mean_valid_NDCG@10": round(statistics.mean(ndcg), 5)})
-    print_and_save(report, args.out)
+    write_report(report, args.out)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Times SASRec / BT-SR training steps on Amazon Beauty: full, sampled and SCE losses, ± XLA.
 
-Beauty (../shared/data/beauty/Beauty.txt, 22,363 users, 12,101 items) is built into a temporary
+Beauty (``common.DEFAULT_BEAUTY``, 22,363 users, 12,101 items) is built into a temporary
 folder (or pass ``--data`` with a folder from ``tfbt build``). The model is the issue's setting:
 max_len 50, hidden 64, 2 blocks, 1 head, dropout 0.5, Adam 1e-3. For each configuration the
 training batches come from the real ``tf.data`` pipeline (twins included for BT-SR), the first
@@ -20,33 +20,19 @@ import argparse
 import json
 import math
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import keras
+from common import DEFAULT_BEAUTY, DEFAULT_WORK, build_beauty, dataset, median, timed, write_report
+from op_profile import top_ops
 
-import tfbt  # noqa: E402,F401  (first: its environment defaults must precede TensorFlow)
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from bench_full_ranking import DEFAULT_BEAUTY, dataset_folder  # noqa: E402
-from op_profile import top_ops  # noqa: E402
-from report_io import print_and_save  # noqa: E402
-
-from tfbt import data  # noqa: E402
-from tfbt.runs import train  # noqa: E402
+from tfbt import data
+from tfbt.runs import train
 
 DEFAULT_CONFIGS = ("sasrec:full", "sasrec:sampled", "sasrec:sce", "btsr:full",
                    "sasrec:full:xla", "sasrec:sce:xla")
-
-
-def build_beauty(source: Path, out_dir: Path):
-    from tfrecords_builder import build, readers
-
-    return build.build(readers.read_source("sequence-text", source), out_dir, progress=False)
 
 
 def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, steps: int,
@@ -68,17 +54,11 @@ def time_configuration(data_dir: str, metadata, spec: str, *, batch_size: int, s
     model = train.build_model(config, metadata)
     batches = list(train.training_dataset(config, metadata).take(steps + 1))
     load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    model.train_on_batch(batches[0])
-    first_step = time.perf_counter() - start
-    times = []
-    cpu_start = time.process_time()
-    for batch in batches[1:]:
-        start = time.perf_counter()
-        model.train_on_batch(batch)
-        times.append(time.perf_counter() - start)
-    cores_busy = (time.process_time() - cpu_start) / sum(times)
-    step = statistics.median(times)
+    first_step, _ = timed(lambda: model.train_on_batch(batches[0]))
+    times, cpu_times = zip(*(timed(lambda batch=batch: model.train_on_batch(batch))
+                             for batch in batches[1:]))
+    cores_busy = sum(cpu_times) / sum(times)
+    step = median(times)
     batches_per_epoch = (metadata.num_users // batch_size if jit
                          else math.ceil(metadata.num_users / batch_size))
     profile = None
@@ -108,9 +88,9 @@ def main(argv=None) -> int:
     parser.add_argument("--data", help="dataset folder from `tfbt build` (default: build "
                         "Beauty.txt into a temporary folder)")
     parser.add_argument("--ml1m", action="store_true",
-                        help="instead: the synthetic ML-1M-shaped set of bench_full_ranking "
-                        "(6,040 users, 3,416 items, mean length 165) under --work")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
+                        help="instead: the synthetic ML-1M-shaped set (common.dataset: 6,040 "
+                        "users, 3,416 items, mean length 165) under --work")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--ce-chunk-rows", type=int, help="default: TrainConfig's")
@@ -129,7 +109,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.ml1m:
-            data_dir = str(dataset_folder("ml1m", args.work, args.beauty))
+            data_dir = str(dataset("ml1m", args.work))
             source = data_dir
         elif args.data:
             data_dir = args.data
@@ -160,11 +140,9 @@ def main(argv=None) -> int:
         "training_positions_per_epoch": int(counts.sum() - metadata.num_users),
         "model": f"max_len {args.max_len}, hidden 64, 2 blocks, 1 head, dropout "
                  f"{args.dropout}, Adam 1e-3",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "tensorflow": tf.__version__},
         "results": results,
     }
-    print_and_save(report, args.out and Path(args.out))
+    write_report(report, args.out)
     return 0
 
 

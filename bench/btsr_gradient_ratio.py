@@ -12,12 +12,12 @@ the BT term barely moves the model; far above, it dominates the CE.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
+from common import write_report
+
 import tensorflow as tf
 
 from tfbt import data
@@ -61,8 +61,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="finished tfbt train run folders (alpha > 0)")
     parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
-    print(json.dumps({run: measure(Path(run), args.batches) for run in args.runs}, indent=2))
+    write_report({"runs": {run: measure(Path(run), args.batches) for run in args.runs}},
+                 args.out)
     return 0
 
 

@@ -21,17 +21,13 @@ which a float32 softmax between bf16 matmuls pays twice per chunk.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 from pathlib import Path
 
-import tfbt  # noqa: F401  (first: its environment defaults must precede TensorFlow)
 import numpy as np
+from common import DEFAULT_BEAUTY, DEFAULT_WORK, best_of, dataset, write_report
+
 import tensorflow as tf
-from bench_checksum import best_of
-from bench_full_ranking import DEFAULT_BEAUTY, dataset_folder
-from report_io import print_and_save
 
 from tfbt import data
 from tfbt.data import splits
@@ -84,7 +80,7 @@ def matmul_rates(rows: int, vocab: int, dim: int, repeats: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("ml1m", "beauty"), default="ml1m")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tfbt-bench"))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--beauty", type=Path, default=DEFAULT_BEAUTY)
     parser.add_argument("--max-len", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=64)
@@ -95,7 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    data_dir = dataset_folder(args.dataset, args.work, args.beauty)
+    data_dir = dataset(args.dataset, args.work, args.beauty)
     metadata = data.load_metadata(data_dir)
     sequences = read_records(data_dir, metadata=metadata).rows(
         drop_last=splits.UNSEEN_TAIL["train"])
@@ -111,7 +107,7 @@ def main(argv=None) -> int:
         # The encoder's small matmuls at the faster of the two rates: a lower bound.
         floor[dtype] = (flops["loss_logits"] / logits + flops["loss_gradients"] / gradient
                         + (flops["projections"] + flops["attention"]) / max(logits, gradient))
-    print_and_save({
+    write_report({
         "benchmark": "SASRec full-softmax epoch: matmul FLOPs over the measured matmul rate",
         "data": str(data_dir), "users": metadata.num_users, "vocab": vocab,
         "positions_per_epoch": int(lengths.sum()), "max_len": args.max_len,
@@ -119,8 +115,6 @@ def main(argv=None) -> int:
         "epoch_tflop": {name: value / 1e12 for name, value in flops.items()} | {
             "total": total / 1e12},
         "matmul_rates": rates, "epoch_floor_s": floor,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "tensorflow": tf.__version__},
     }, args.out)
     return 0
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The BT-SR protocol of the README's results table: SASRec (alpha 0) and BT-SR at several
+# The BT-SR protocol of docs/results.md's first tables: SASRec (alpha 0) and BT-SR at several
 # alphas, full ranking, leave-one-out, seen items removed, max_len 50, hidden 64, 2 blocks,
 # batch 256, Adam 1e-3, validation NDCG@10 every 2 epochs with patience 5, seed 0, and
 # tfbt's earlier BT-SR variant (Zbontar-form BT with lambda 1, any-prefix twins, no pair

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Liu et al. (2025) downstream protocol on MovieLens 100K, as reported in the README:
+# The Liu et al. (2025) downstream protocol on MovieLens 100K, as reported in docs/results.md:
 # 3 seeds, label fractions 1-100%, four transfer modes, augmentation and batch-size ablations.
 # About an hour on a 2-core CPU. Usage: scripts/liu2025_ml100k.sh [ML100K_RAW_DIR] [WORK_DIR]
 set -euo pipefail

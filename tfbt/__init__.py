@@ -13,10 +13,8 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # TensorFlow turns its oneDNN kernels on by default only on CPUs it classes as deep-learning
-# ones; elsewhere (e.g. the AMD EPYC of our benchmarks) the plain Eigen kernels ran the
-# attention's batched matmuls 2.6x slower: full-ranking evaluation was 1.5-1.8x and a SASRec
-# training step 1.1-1.3x slower without oneDNN (README "Benchmarks"). TensorFlow reads it when
-# first imported. A user's own setting wins.
+# ones; elsewhere its plain Eigen kernels make evaluation and training slower (measured in
+# docs/benchmarks.md). TensorFlow reads it when first imported. A user's own setting wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # TensorFlow's C++ log lines (cuInit failing on a machine without a GPU, TFRecordDataset buffer
 # sizes, NodeDef attribute mismatches) read like errors and are not ones: by default only fatal

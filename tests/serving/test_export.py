@@ -22,9 +22,10 @@ from tfbt.serving import export
 
 MAX_LEN = 8
 K = 5
-# The TF Serving REST body documented in the README (its `curl -d '...'` line).
-README_REQUEST = re.search(r"curl -d '(\{\"instances\".*\})'",
-                           (Path(__file__).resolve().parents[2] / "README.md").read_text())[1]
+# The TF Serving REST body documented in docs/cli.md (its `curl -d '...'` line).
+README_REQUEST = re.search(
+    r"curl -d '(\{\"instances\".*\})'",
+    (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text())[1]
 
 
 @pytest.fixture(scope="module")

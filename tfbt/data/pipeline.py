@@ -166,11 +166,10 @@ def _temporal_dataset(data_dir, *, temporal, mode, split, batch_size, max_len, s
 def _finish(batches: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
     """The options and prefetch every tfbt pipeline ends with.
 
-    tf.data's autotuning is off: with it, destroying an iterator after its last batch often
-    blocked for about 1.1 s (TensorFlow 2.21, CPU), and Keras and every evaluation create and
-    destroy one per pass, so a 1.6 s full-ranking evaluation took 2.6 s in up to half the runs
-    (``bench/bench_full_ranking.py --repeats 8``). ``AUTOTUNE`` parallelism then means one
-    call per core, and the pipeline is still tens of times faster than the model it feeds.
+    tf.data's autotuning is off: with it, destroying an iterator after its last batch can block
+    for about a second, and Keras and every evaluation destroy one per pass (measured in
+    docs/benchmarks.md). ``AUTOTUNE`` parallelism then means one call per core, and the
+    pipeline is still far faster than the model it feeds.
     """
     options = tf.data.Options()
     options.deterministic = deterministic
@@ -261,10 +260,9 @@ def make_dataset(
     files = tf.data.Dataset.from_tensor_slices(meta.shard_paths(data_dir))
     if shuffle:
         files = files.shuffle(len(meta.shards), seed=seed, reshuffle_each_iteration=True)
-    # Shards are read in turn, in the order a deterministic parallel interleave gives: on 2
-    # cores the parallel one's reader threads made passes about 1.8x slower and uneven from
-    # one pass to the next (bench/bench_pipeline.py). Parsing, the costly part, stays parallel
-    # below.
+    # Shards are read in turn, in the order a deterministic parallel interleave gives: on few
+    # cores the parallel one's reader threads made passes slower and uneven (docs/benchmarks.md).
+    # Parsing, the costly part, stays parallel below.
     records = files.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
         cycle_length=min(len(meta.shards), 8),

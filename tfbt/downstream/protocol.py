@@ -56,8 +56,8 @@ class FitConfig:
         strongest L2 penalty); the first whose validation score is within this many standard
         errors of the best one's is kept (the one-standard-error rule, the error of the paired
         per-user difference; 0 keeps the best). With about 100 validation users one hit moves
-        Recall@10 by 0.01, and keeping the best of nine candidates chose next-item heads that
-        lost up to 0.04 Recall@10 to the prior on ML-100K test users (2026-12-02, one seed).
+        Recall@10 by 0.01, so the best of a dozen candidates is often only the luckiest
+        (docs/benchmarks.md, "Measurements behind code choices").
     """
 
     head_learning_rates: tuple[float, ...] = (1e-3, 1e-2)
@@ -146,8 +146,8 @@ def train_finetuned(task: Task, encoder: keras.Model, probe: Outcome, labelled: 
 
     How long to fine-tune is chosen on validation users like every other hyper-parameter, and
     0 epochs (the probe itself, ``Outcome.epochs == 0``) is a candidate: with few labels,
-    fine-tuning that makes the validation metric worse is not kept (on ML-100K, always
-    fine-tuning left next-item heads up to 0.035 Recall@10 below most-popular). ``encoder``
+    fine-tuning that makes the validation metric worse is not kept (always fine-tuning can leave
+    a head below most-popular; docs/benchmarks.md). ``encoder``
     itself is never modified; an ``ItemEmbeddingHead`` keeps its copy of the pretrained item
     embeddings fixed.
     """

@@ -103,8 +103,8 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
                              f"{dim}] to match item_embeddings")
         if item_chunk_size is not None:
             return (users, catalogue), users
-        # An explicit [D, N] transpose: oneDNN's matmul with transpose_b was 1.25-1.5x slower
-        # at Beauty's [1024, 64] x [64, 12101] on CPU (the transpose is D x N, the scores B x N).
+        # An explicit [D, N] transpose: oneDNN's matmul with transpose_b is slower on CPU
+        # (docs/benchmarks.md; the transpose is D x N, the scores B x N).
         columns = tf.pad(tf.transpose(catalogue), [[0, 0], [0, padding]])
         return tf.matmul(users, columns), users
 
@@ -284,7 +284,7 @@ def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target
 
 def top_k_by_blocks(scores: tf.Tensor, k: int,
                     width: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Exactly ``tf.math.top_k(scores, k)`` (ties to the lower column), about 4x faster on CPU.
+    """Exactly ``tf.math.top_k(scores, k)`` (ties to the lower column), faster on CPU.
 
     The columns are cut into blocks of width w ≈ sqrt(N / k). Every top-k column lies in one of
     the k blocks with the largest maxima (a block holding a top-k column has a maximum at least

@@ -1,11 +1,10 @@
 """What two Keras layers compute, with fewer passes over memory: dropout and layer norm.
 
 A SASRec training step on CPU is bound by element-wise passes over ``[B, L, D]`` and
-``[B, H, L, L]`` tensors, not by arithmetic. In a step at ML-1M size (``bench/bench_train.py
---profile-dir``), Keras' dropout was 15% of all op time (most of it generating one 32-bit random
-float per element) and its layer normalisation 12% (autodiff through the moments is a dozen
-passes). These functions take the Keras layer itself, for its weights and settings, so
-checkpoints and configs are unchanged:
+``[B, H, L, L]`` tensors, not by arithmetic, and Keras' dropout (one 32-bit random float per
+element) and layer normalisation (autodiff through the moments is a dozen passes) are large
+shares of them (profiles in docs/benchmarks.md). These functions take the Keras layer itself,
+for its weights and settings, so checkpoints and configs are unchanged:
 
 * ``dropout(layer, x, training)``: masks from 16-bit draws, two per 32-bit random number.
 * ``layer_norm(layer, x)``: the forward pass and a hand-written gradient over the last axis.

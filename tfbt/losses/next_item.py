@@ -82,7 +82,7 @@ def full_softmax_cross_entropy(x, y, item_embeddings, chunk_rows=0):
     x = tf.cast(x, tf.float32)
     weights = _row_weights(y)
     # logsumexp - positive logit: same value as sparse_softmax_cross_entropy_with_logits and
-    # 2-3x faster on CPU, where the exponentials over [P, N] dominate the step.
+    # faster on CPU, where the exponentials over [P, N] dominate the step.
     positive_logits = tf.reduce_sum(x * tf.gather(tf.cast(item_embeddings, tf.float32), y), -1)
     if chunk_rows:
         columns = tf.maximum(y - 1, 0)  # the positive's column (padding rows: any)
@@ -229,9 +229,8 @@ def sampled_softmax_cross_entropy(x, y, item_embeddings, negatives, log_q=None):
 def sce_bucket_size(batch_size: int, positions_per_row: float) -> int:
     """The SCE authors' ``n_b = b_x ≈ 2·sqrt(output rows per batch)`` (Mezentsev et al. 2024).
 
-    With far fewer, most rows meet few hard negatives: on the ML-1M-shaped synthetic set
-    (batch 128, about 160 positions a row) n_b = b_x = 64 left validation NDCG@10 60% below the
-    full softmax after 5 epochs, and 288 matched it (``bench/bench_speed_quality.py``).
+    With far fewer, most rows meet few hard negatives and accuracy falls well below the full
+    softmax's (measured in docs/benchmarks.md with ``bench/bench_speed_quality.py``).
     """
     return max(1, round(2 * float(np.sqrt(batch_size * positions_per_row))))
 
