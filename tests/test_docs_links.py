@@ -1,4 +1,4 @@
-"""Every relative link in README.md and docs/*.md points to a file that exists (and, with a
+"""Every relative link in README.md and docs/**/*.md points to a file that exists (and, with a
 ``#fragment``, to a heading of that file), so moving a page cannot silently break the docs."""
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
