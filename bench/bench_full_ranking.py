@@ -5,7 +5,7 @@ from the real ``tf.data`` pipeline, the encoder, scores over the whole catalogue
 removed, ranks, top-K and the metrics. Two datasets:
 
 ``ml1m`` (synthetic, MovieLens-1M's shape) with max_len 200, and ``beauty`` (Amazon Beauty
-5-core) with max_len 50; see ``common.dataset``.
+5-core) with max_len 50; see ``common.named_dataset``.
 
 The model has the issue's shape (hidden 64, 2 blocks, 1 head), freshly initialised with
 ``--seed`` (the time does not depend on the weights). Each repeat is one ``full_ranking`` call,
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 import keras
-from common import DEFAULT_BEAUTY, DEFAULT_WORK, dataset, median, timed, write_report
+from common import DEFAULT_BEAUTY, DEFAULT_WORK, median, named_dataset, timed, write_report
 from op_profile import top_ops
 
 from tfbt import data
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    folder = dataset(args.dataset, args.work, args.beauty)
+    folder = named_dataset(args.dataset, args.work, args.beauty)
     metadata = data.load_metadata(folder)
     options = {} if args.eval_batch_size is None else {"eval_batch_size": args.eval_batch_size}
     config = train.TrainConfig(data=str(folder), output="", max_len=DATASETS[args.dataset][

@@ -1,8 +1,8 @@
 """Scale: SASRec training steps and full-ranking evaluation on ML-20M-sized and million-item data.
 
-Two synthetic sets (``common.dataset``, seed 0, generated once under ``--work``): ``ml20m``
-(138,493 users, 26,744 items, ~20M interactions) and ``million`` (200,000 users, about 1.08M
-items in the built catalogue, ~6M interactions).
+Two synthetic sets (``common.named_dataset``, seed 0, generated once under ``--work``):
+``ml20m`` (138,493 users, 26,744 items, ~20M interactions) and ``million`` (200,000 users,
+about 1.08M items in the built catalogue, ~6M interactions).
 
 Each loss runs in its own process, so its peak resident memory (``ru_maxrss``) is its own:
 build the model (max_len 200, hidden 64, 2 blocks, 1 head, dropout 0.2, batch 128), one
@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import DEFAULT_WORK, dataset, median, peak_rss_gib, timed, write_report
+from common import DEFAULT_WORK, median, named_dataset, peak_rss_gib, timed, write_report
 
 DATASETS = ("ml20m", "million")
 SCE_FIELDS = ("num_buckets", "bucket_size_x", "bucket_size_y")
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    folder = dataset(args.dataset, args.work)
+    folder = named_dataset(args.dataset, args.work)
     if args.one_loss:
         print(json.dumps(measure(folder, args.one_loss, args)), flush=True)
         return 0

@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 
 import keras
-from common import DEFAULT_BEAUTY, DEFAULT_WORK, build_beauty, dataset, median, timed, write_report
+from common import (DEFAULT_BEAUTY, DEFAULT_WORK, build_beauty, median, named_dataset, timed,
+                    write_report)
 from op_profile import top_ops
 
 from tfbt import data
@@ -88,8 +89,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", help="dataset folder from `tfbt build` (default: build "
                         "Beauty.txt into a temporary folder)")
     parser.add_argument("--ml1m", action="store_true",
-                        help="instead: the synthetic ML-1M-shaped set (common.dataset: 6,040 "
-                        "users, 3,416 items, mean length 165) under --work")
+                        help="instead: the synthetic ML-1M-shaped set (common.named_dataset: "
+                        "6,040 users, 3,416 items, mean length 165) under --work")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--dropout", type=float, default=0.5)
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.ml1m:
-            data_dir = str(dataset("ml1m", args.work))
+            data_dir = str(named_dataset("ml1m", args.work))
             source = data_dir
         elif args.data:
             data_dir = args.data

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import statistics
 import sys
 import time
@@ -51,7 +52,8 @@ def build_beauty(source: Path, out_dir: Path):
     return build.build(readers.read_source("sequence-text", source), out_dir, progress=False)
 
 
-def dataset(name: str, work: Path = DEFAULT_WORK, beauty: Path = DEFAULT_BEAUTY) -> Path:
+def named_dataset(name: str, work: Path = DEFAULT_WORK,
+                  beauty: Path = DEFAULT_BEAUTY) -> Path:
     """The dataset folder for ``name``, generated or built under ``work`` on first use.
 
     * ``ml1m``: synthetic with MovieLens-1M's shape (6,040 users, 3,416 items, mean length 165);
@@ -72,7 +74,8 @@ def dataset(name: str, work: Path = DEFAULT_WORK, beauty: Path = DEFAULT_BEAUTY)
             build_beauty(Path(beauty), folder)
         return folder
     if name not in DATASETS:
-        raise ValueError(f"dataset: unknown {name!r}; expected one of {', '.join(DATASETS)}")
+        raise ValueError(f"named_dataset: unknown {name!r}; expected one of "
+                         f"{', '.join(DATASETS)}")
     from tfbt.data.synthetic import SyntheticConfig, preset, write_synthetic
 
     folder = work / ("scale-ml20m" if name == "ml20m" else "scale-million-items")
@@ -187,7 +190,7 @@ def peak_rss_gib() -> float:
 def write_report(report: dict, out: Path | str | None) -> dict:
     """Adds the command and ``machine()`` to ``report``, prints it as indented JSON and, when
     ``out`` is given, writes it there atomically. Returns the report as written."""
-    report = {**report, "command": " ".join(["python", *sys.argv]), "machine": machine()}
+    report = {**report, "command": shlex.join(["python", *sys.argv]), "machine": machine()}
     text = json.dumps(report, indent=2)
     print(text)
     if out:

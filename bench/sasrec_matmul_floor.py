@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import DEFAULT_BEAUTY, DEFAULT_WORK, best_of, dataset, write_report
+from common import DEFAULT_BEAUTY, DEFAULT_WORK, best_of, named_dataset, write_report
 
 import tensorflow as tf
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    data_dir = dataset(args.dataset, args.work, args.beauty)
+    data_dir = named_dataset(args.dataset, args.work, args.beauty)
     metadata = data.load_metadata(data_dir)
     sequences = read_records(data_dir, metadata=metadata).rows(
         drop_last=splits.UNSEEN_TAIL["train"])
