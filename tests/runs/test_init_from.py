@@ -10,7 +10,8 @@ from tfbt import data
 from tfbt.runs.init_from import initialize_from_pretraining
 from tfbt.runs.layout import load_encoder
 from tfbt.runs.pretrain import PretrainConfig, pretrain
-from tfbt.runs.train import TrainConfig, add_arguments, build_model, training_users
+from tfbt.runs.commands import add_train_arguments
+from tfbt.runs.train import TrainConfig, build_model, training_users
 
 MAX_LEN = 12
 
@@ -71,7 +72,7 @@ def test_train_fraction_picks_nested_seeded_users_and_flags_are_checked(pretrain
     with pytest.raises(ValueError, match="--init-from starts SASRec"):
         TrainConfig(data="d", output="o", model="btsr", init_from=str(run)).resolved()
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_train_arguments(parser)
     args = parser.parse_args(["--data", "d", "--output", "o", "--train-fraction", "5%",
                               "--init-from", str(run)])
     assert (args.train_fraction, args.init_from) == (0.05, str(run))

@@ -6,7 +6,7 @@ import keras
 import pytest
 
 import tfbt  # noqa: F401  (before TensorFlow)
-from tfbt.runs import layout, train
+from tfbt.runs import commands, layout, train
 from tfbt.runs.pretrain import PretrainConfig, pretrain
 
 SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
@@ -36,9 +36,9 @@ def test_finished_run_is_refused_unless_overwrite_which_keeps_foreign_files(tiny
     assert snapshot(run) == before
     # The command says the same and exits 2.
     parser = __import__("argparse").ArgumentParser()
-    train.add_arguments(parser)
+    commands.add_train_arguments(parser)
     args = parser.parse_args(["--data", str(tiny), "--output", str(run), "--epochs", "1"])
-    assert train.run(args) == 2
+    assert commands.run_train(args) == 2
     assert "holds a finished run" in capsys.readouterr().err
     assert snapshot(run) == before
 

@@ -12,7 +12,7 @@ import pytest
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.runs import layout
 from tfbt import data
-from tfbt.runs import sweep, train
+from tfbt.runs import commands, sweep, train
 
 SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
              length_chunks=1, eval_every=1)
@@ -23,9 +23,12 @@ def tiny(synthetic_data):
     return synthetic_data(200, 60, 12)
 
 
-def parse(module, argv):
+TRAIN, SWEEP = commands.add_train_arguments, commands.add_sweep_arguments
+
+
+def parse(add_arguments, argv):
     parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -91,7 +94,7 @@ def test_sweep_over_seeds_reports_mean_std_and_spectra_and_resumes(tiny, tmp_pat
                                "seed": 3, "output": str(results_file.parent)})
     assert sweep.finished_run(run) is not None
     assert sweep.finished_run(dataclasses.replace(run, min_user_count=3)) is None
-    args = parse(sweep, ["--data", "d", "--output", "o", "--seeds", "0,1,2"])
+    args = parse(SWEEP, ["--data", "d", "--output", "o", "--seeds", "0,1,2"])
     assert args.seeds == [0, 1, 2] and args.alphas == list(sweep.DEFAULT_ALPHAS)
 
 
@@ -133,26 +136,26 @@ def test_early_stopping_counts_evaluations_without_improvement(tiny, tmp_path):
     (["--model", "btsr", "--alpha", "0"], "alpha > 0"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tiny, tmp_path, capsys, argv, message):
-    args = parse(train, ["--data", str(tiny), "--output", str(tmp_path / "r"), *argv])
-    assert train.run(args) == 2
+    args = parse(TRAIN, ["--data", str(tiny), "--output", str(tmp_path / "r"), *argv])
+    assert commands.run_train(args) == 2
     assert message in capsys.readouterr().err
 
 
 def test_cli_arguments_map_onto_the_config(tiny, tmp_path):
-    args = parse(train, ["--data", str(tiny), "--output", "out", "--model", "btsr", "--alpha",
+    args = parse(TRAIN, ["--data", str(tiny), "--output", "out", "--model", "btsr", "--alpha",
                          "0.3", "--loss", "sce", "--bucket-size-y", "32", "--dropout", "0.5",
                          "--seed", "7"])
-    config = train.config_from_args(args).resolved()
+    config = commands.config_from_args(args).resolved()
     assert (config.model, config.alpha, config.loss, config.bucket_size_y, config.dropout,
             config.seed) == ("btsr", 0.3, "sce", 32, 0.5, 7)
     assert (config.lambd, config.bt_form, config.twins, config.no_twin) == (
         0.05, "authors", "last-item", "self")
-    zbontar = train.config_from_args(parse(train, [
+    zbontar = commands.config_from_args(parse(TRAIN, [
         "--data", "d", "--output", "o", "--model", "btsr", "--bt-form", "zbontar", "--twins",
         "any-prefix", "--no-twin", "skip", "--dropout-pair-weight", "0.1"])).resolved()
     assert (zbontar.alpha, zbontar.lambd, zbontar.twins, zbontar.no_twin,
             zbontar.dropout_pair_weight) == (0.02, 1.0, "any-prefix", "skip", 0.1)
-    assert parse(sweep, ["--data", "d", "--output", "o", "--alphas", "0,0.25"]).alphas == [0.0,
+    assert parse(SWEEP, ["--data", "d", "--output", "o", "--alphas", "0,0.25"]).alphas == [0.0,
                                                                                          0.25]
     with pytest.raises(ValueError, match="distinct"):
         sweep.sweep(train.TrainConfig(data=str(tiny), output=str(tmp_path)), [0.1, 0.1])
@@ -182,13 +185,13 @@ def test_presets_fill_defaults_and_explicit_flags_win(tmp_path):
         text = json.loads((preset.PRESET_DIR / f"{name}.json").read_text())
         assert text["name"] == name and "barlow_twins_sasrec" in text["source"]
         train.TrainConfig(data="d", output="o", **text["settings"]).resolved()
-    config = train.config_from_args(parse(train, [
+    config = commands.config_from_args(parse(TRAIN, [
         "--data", "d", "--output", "o", "--preset", "btsr-ml1m"])).resolved()
     assert (config.model, config.alpha, config.lambd, config.batch_size, config.dropout,
             config.max_len, config.patience, config.adam_beta2, config.split) == (
         "btsr", 0.2, 0.05, 256, 0.1, 200, 30, 0.98, "temporal")
     # Explicit flags win, also when they repeat the default value and come before --preset.
-    config = train.config_from_args(parse(train, [
+    config = commands.config_from_args(parse(TRAIN, [
         "--data", "d", "--output", "o", "--dropout", "0.2", "--preset", "btsr-ml1m",
         "--alpha", "0.05", "--split", "leave-one-out"])).resolved()
     assert (config.dropout, config.alpha, config.split, config.batch_size) == (
@@ -196,10 +199,10 @@ def test_presets_fill_defaults_and_explicit_flags_win(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"settings": {"alpha": 0.1, "colour": "red"}}))
     with pytest.raises(ValueError, match="colour"):
-        train.config_from_args(parse(train, ["--data", "d", "--output", "o", "--preset",
+        commands.config_from_args(parse(TRAIN, ["--data", "d", "--output", "o", "--preset",
                                              str(bad)]))
     with pytest.raises(ValueError, match="btsr-ml1m"):
-        train.config_from_args(parse(train, ["--data", "d", "--output", "o", "--preset", "x"]))
+        commands.config_from_args(parse(TRAIN, ["--data", "d", "--output", "o", "--preset", "x"]))
 
 
 def test_item_genres_are_read_from_items_tsv(tiny):

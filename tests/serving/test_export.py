@@ -18,7 +18,7 @@ from tfbt.runs import layout, train
 from tfbt.runs.layout import load_encoder
 from tfbt.runs.pretrain import PretrainConfig, pretrain
 from tfbt.serving import check as export_check
-from tfbt.serving import export
+from tfbt.serving import commands, export
 
 MAX_LEN = 8
 K = 5
@@ -85,8 +85,8 @@ def tf_serving_request(body: str, signature) -> dict:
 def export_cli(argv):
     """Runs `tfbt export ARGV` the way tfbt.cli does (the function rides in args.run)."""
     parser = argparse.ArgumentParser()
-    export.add_arguments(parser)
-    parser.set_defaults(run=export.run)
+    commands.add_export_arguments(parser)
+    parser.set_defaults(run=commands.run_export)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -8,12 +8,10 @@ explicitly on the command line override it, and fields it does not name keep the
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 PRESET_DIR = Path(__file__).with_name("presets")
-EXPLICIT = "_explicit_flags"  # namespace attribute: the dests set from the command line
 
 
 def preset_names() -> list[str]:
@@ -39,25 +37,14 @@ def load_preset(name: str, fields) -> dict:
     return settings
 
 
-def track_explicit_flags(parser: argparse.ArgumentParser) -> None:
-    """Makes every option of ``parser`` record, when it appears on the command line, its dest in
-    ``namespace._explicit_flags`` (argparse calls an action only for flags actually given)."""
-    for action in parser._actions:
-        if not action.option_strings or isinstance(action, argparse._HelpAction):
-            continue
-        base = type(action)
-        if getattr(base, "_records_explicit", False):
-            continue
+def under_preset(name: str, given: dict, fields) -> dict:
+    """``given`` (the settings set explicitly) over the settings of preset ``name``.
 
-        def record(self, parser, namespace, values, option_string=None, _base=base):
-            explicit = set(getattr(namespace, EXPLICIT, set()))
-            setattr(namespace, EXPLICIT, explicit | {self.dest})
-            _base.__call__(self, parser, namespace, values, option_string)
-
-        action.__class__ = type(base.__name__, (base,), {"__call__": record,
-                                                         "_records_explicit": True})
-
-
-def explicit_flags(args: argparse.Namespace) -> set[str]:
-    """The dests given on the command line (all of them when the parser did not track)."""
-    return getattr(args, EXPLICIT, set(vars(args)))
+    A preset's ``alpha`` is BT-SR's weight: with ``model="sasrec"`` given and no ``alpha``, it
+    is left out, so ``--preset btsr-ml1m --model sasrec`` is the SASRec baseline of the
+    preset's settings (alpha 0) rather than an error about an ``--alpha`` nobody gave.
+    """
+    settings = load_preset(name, fields)
+    if given.get("model") == "sasrec" and "alpha" not in given:
+        settings.pop("alpha", None)
+    return {**settings, **given}

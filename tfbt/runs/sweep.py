@@ -22,20 +22,18 @@ by α, and effective rank against α).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tfbt import cli_types
 from tfbt.runs import layout
+from tfbt.runs.config import TrainConfig
 from tfbt.runs.curves import plot_curves, sample_std, validation_curves
 from tfbt.runs.figures import save_figure, sweep_title
-from tfbt.runs.train import TrainConfig, add_common_arguments, config_from_args, train
+from tfbt.runs.train import train
 
 SWEEP_FILE = "sweep.json"
 PLOT_FILE = "sweep.png"
@@ -239,49 +237,3 @@ def plot_seeds(table: dict, path: Path, spectrum_path: Path, split: str = "test"
     axis.legend()
     figure.tight_layout()
     save_figure(figure, spectrum_path)
-
-
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
-
-
-def _alphas(text: str) -> list[float]:
-    return [cli_types.non_negative_float(part) for part in text.split(",") if part.strip()]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--alphas", type=_alphas, default=list(DEFAULT_ALPHAS),
-                        help="comma-separated BT weights; 0 is SASRec (default "
-                        + ",".join(f"{a:g}" for a in DEFAULT_ALPHAS) + ", on the authors' scale; "
-                        "with --bt-form zbontar use values about 50x smaller)")
-    parser.add_argument("--seeds", type=_seeds, default=None,
-                        help="comma-separated seeds (e.g. 0,1,2): one sweep per seed in "
-                        "OUTPUT/seed_<s>/, mean ± std and spectra in OUTPUT (default: --seed, "
-                        "one sweep in OUTPUT)")
-    add_common_arguments(parser)
-
-
-def _value(value) -> str:
-    """A metric of a one-seed row, or the mean ± std of a multi-seed row."""
-    if isinstance(value, dict):
-        return f"{value['mean']:.4f} ± {value['std']:.4f}"
-    return f"{value:.4f}"
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        seeds = {"seeds": args.seeds} if args.seeds else {}
-        table = (sweep_seeds if seeds else sweep)(config_from_args(args), args.alphas,
-                                                  overwrite=args.overwrite, **seeds)
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
-        print(f"tfbt sweep-alpha: error: {err}", file=sys.stderr)
-        return 2
-    for row in table["rows"]:
-        print(f"alpha {row['alpha']:g}: " + " ".join(
-            f"{split} NDCG@10 {_value(row[split]['NDCG@10'])} coverage@10 "
-            f"{_value(row[split]['coverage@10'])}" for split in ("valid", "test")))
-    print(f"table in {Path(args.output) / SWEEP_FILE}, plot in {Path(args.output) / PLOT_FILE}")
-    return 0

@@ -83,6 +83,7 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
     from tfbt.baselines import item_embeddings, save_dual_encoder, train_dual_encoder
     from tfbt.evaluation.ranking import evaluate_full_ranking
     from tfbt.runs import train as next_item_training
+    from tfbt.runs.config import PROTOCOL
 
     config = config.checked()
     output = Path(config.output)
@@ -117,7 +118,7 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
             "data": {"path": str(config.data), "num_users": metadata.num_users,
                      "num_items": metadata.num_items,
                      "num_interactions": metadata.num_interactions},
-            "protocol": next_item_training.PROTOCOL,
+            "protocol": PROTOCOL,
             "scores": "query tower . candidate tower (retrieval scores)",
             "epochs_run": len(model.history.history.get("epoch_loss", [])),
             "train_time_s": round(train_seconds, 1),
@@ -170,7 +171,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tfbt.runs.layout import RESULTS_FILE
-    from tfbt.runs.train import summary
+    from tfbt.runs.commands import summary
 
     fields = {f.name for f in dataclasses.fields(DualEncoderConfig)}
     config = DualEncoderConfig(**{k: v for k, v in vars(args).items() if k in fields})

@@ -18,6 +18,9 @@ can tell the fallback from a personal answer (``tfbt recommend`` reports it as a
 ``--fallback-popular``).
 """
 
+KINDS = ("encoder", "recommender")  # what `tfbt export --kind` writes
+DEFAULT_ROOT = "saved_models"  # where exports go unless --root says otherwise
+
 SERVING_DEFAULT = "serving_default"
 RECOMMEND_K = "recommend_k"
 ITEMS_INPUT = "items"
