@@ -24,13 +24,11 @@ import numpy as np
 
 from tfbt.data import left_pad
 from tfbt.data.splits import TARGET_FROM_END, training_part
+from tfbt.downstream.settings import NEXT_ITEM, NEXT_ITEM_ENDS
 from tfbt.downstream.users import Users, UserSplit, label_subset
 from tfrecords_builder.schema import MISSING_LABEL
 
-NEXT_ITEM = "next_item"
-VALID, TEST = TARGET_FROM_END["valid"], TARGET_FROM_END["test"]
-# Where the training and validation users' next-item examples end (items from the end).
-NEXT_ITEM_ENDS = {"second-to-last": VALID, "last": TEST}
+TEST = TARGET_FROM_END["test"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,10 +4,19 @@
 * ``experiment``: runs (and resumes) the grid of cells.
 * ``report``: ``results.md`` and the plots.
 * ``cli``: ``tfbt experiment liu2025``.
+
+``run_experiment`` loads TensorFlow on first use, so that ``--help`` answers without it.
 """
 
 from tfbt.experiments.liu2025.cli import add_arguments, run
 from tfbt.experiments.liu2025.config import ExperimentConfig
-from tfbt.experiments.liu2025.experiment import run_experiment
 
 __all__ = ["ExperimentConfig", "add_arguments", "run", "run_experiment"]
+
+
+def __getattr__(name):
+    if name == "run_experiment":
+        from tfbt.experiments.liu2025.experiment import run_experiment
+
+        return run_experiment
+    raise AttributeError(f"module 'tfbt.experiments.liu2025' has no attribute {name!r}")

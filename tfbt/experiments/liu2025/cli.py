@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from tfbt import cli_types, downstream
-from tfbt.data.augment import parse_augmentations
+from tfbt.data.augment_spec import parse_augmentations
 from tfbt.experiments.liu2025.config import MODES, TASKS, ExperimentConfig
-from tfbt.experiments.liu2025.experiment import run_experiment
 
 
 def _list(kind, allowed=None):
@@ -136,6 +135,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tfbt.experiments.liu2025.experiment import run_experiment  # imports TensorFlow
+
     try:
         run_experiment(config_from_args(args), log=lambda m: print(m, flush=True))
     except (ValueError, FileNotFoundError) as err:

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from tfbt import downstream
-from tfbt.data.augment import format_augmentations, parse_augmentations
+from tfbt.data.augment_spec import format_augmentations, parse_augmentations
 
 MODES = ("bt_frozen", "bt_finetuned", "scratch", "dual_encoder_frozen")
 TASKS = (downstream.NEXT_ITEM, "favorite_genre", "gender", "age", "occupation")
