@@ -1,5 +1,6 @@
 """No flag disappears: every option string each ``tfbt`` command (and sub-command) had when the
-CLI was rebuilt from the config dataclasses, kept in ``cli_flags.json``, still parses."""
+CLI was rebuilt from the config dataclasses, kept in ``cli_flags.json``, is still there (new
+commands and flags may come)."""
 
 import argparse
 import json
@@ -22,13 +23,12 @@ def _options(parser: argparse.ArgumentParser, prefix: str) -> dict[str, set[str]
     return found
 
 
-@pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
+@pytest.mark.parametrize("command", sorted({name.split()[0] for name in BEFORE}))
 def test_no_option_of_a_command_disappeared(command):
+    assert command in cli.SUBCOMMANDS, f"tfbt {command} is gone"
     parser = cli._parser([command, "--help"])
     now = _options(parser._subparsers._group_actions[0].choices[command], command)
-    before = {name: set(flags) for name, flags in BEFORE.items()
-              if name.split()[0] == command}
-    assert before, f"{command} is new: add its flags to tests/cli_flags.json"
-    for name, flags in before.items():
-        assert name in now, f"tfbt {name} is gone"
-        assert not flags - now[name], f"tfbt {name} lost {sorted(flags - now[name])}"
+    for name, flags in BEFORE.items():
+        if name.split()[0] == command:
+            assert name in now, f"tfbt {name} is gone"
+            assert not set(flags) - now[name], f"tfbt {name} lost {sorted(set(flags) - now[name])}"

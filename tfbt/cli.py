@@ -1,8 +1,9 @@
 """The ``tfbt`` command line: one subcommand per stage of the pipeline.
 
-Each subcommand lives in the module that implements it, which provides a function that adds
-its arguments to a parser and one that runs it (``run(args) -> int``, the exit code). Modules are imported only when their
-subcommand runs, so ``tfbt --help`` answers without loading TensorFlow.
+Each subcommand has a command module that provides a function that adds its arguments to a
+parser and one that runs it (``run(args) -> int``, the exit code); the work itself is in the
+library, which the run function imports. Modules are imported only when their subcommand runs,
+and no command module imports TensorFlow, so ``--help`` answers without loading it.
 """
 
 from __future__ import annotations
