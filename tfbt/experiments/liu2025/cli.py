@@ -32,16 +32,6 @@ def _list(kind, allowed=None):
     return parse
 
 
-def _fraction(text):
-    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    if not 0 < value <= 1:
-        raise ValueError(text)
-    return value
-
-
-_fraction.__name__ = "fraction in (0, 1] (or a percentage such as 5%)"
-
-
 def _augment_spec(text):
     try:
         parse_augmentations(text)
@@ -57,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--data", required=True, help="dataset folder from `tfbt build`")
     add("--output", required=True, help="results folder (a rerun resumes it)")
     add("--seeds", type=_list(int), default=d.seeds, help="comma separated (default 0,1,2)")
-    add("--fractions", type=_list(_fraction), default=d.fractions,
+    add("--fractions", type=_list(cli_types.share), default=d.fractions,
         help="label fractions of the training users, e.g. 0.01,0.05,0.1,0.25,1 or 1%%,5%%")
     add("--modes", type=_list(str, MODES), default=d.modes, help=", ".join(MODES))
     add("--tasks", type=_list(str), default=None,
@@ -87,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--lambd", type=_list(cli_types.non_negative_float), default=(),
         help="ablation: Barlow Twins lambda values")
     add("--ablation-modes", type=_list(str, MODES), default=d.ablation_modes)
-    add("--ablation-fractions", type=_list(_fraction), default=None,
+    add("--ablation-fractions", type=_list(cli_types.share), default=None,
         help="label fractions of the ablation sections (default: --fractions)")
     add("--ablation-tasks", type=_list(str), default=None,
         help="tasks of the ablation sections (default: --tasks)")
