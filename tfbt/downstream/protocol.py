@@ -27,6 +27,7 @@ from tfbt.downstream.tasks import Examples, Task
 from tfbt.evaluation.ranking import rank_and_top_k
 from tfbt.layers.heads import DownstreamHead, ItemEmbeddingHead
 
+
 @dataclasses.dataclass
 class Outcome:
     """A trained downstream model, what was chosen and its test metrics (``learning_rate`` and
