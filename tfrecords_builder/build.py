@@ -272,18 +272,30 @@ def write_side_files(directory: str | os.PathLike, user_vocab: Sequence, item_vo
 
 def make_metadata(raw: RawDataset, options: BuildOptions, directory: Path, *, num_items: int,
                   num_interactions: int, shortest_sequence: int, shards: list[str],
-                  shard_records: list[int], labels: dict[str, list[str]]) -> schema.Metadata:
-    """The metadata of shards already written to ``directory`` (their sizes are recorded)."""
+                  shard_records: list[int], labels: dict[str, list[str]],
+                  shard_sums: Sequence[tuple[int, int]] | None = None,
+                  sources: list[dict] | None = None) -> schema.Metadata:
+    """The metadata of shards already written to ``directory`` (their sizes are recorded).
+
+    ``shard_sums`` (bytes, CRC-32 per shard) and ``sources`` (path, md5 per source file), when
+    given, replace reading the shards and ``raw.source_files`` here (the Beam builder computes
+    them on its workers, where the files are).
+    """
     has_titles, has_genres = item_info_flags(raw.items)
+    if shard_sums is None:
+        shard_sums = [((Path(directory) / name).stat().st_size,
+                       schema.shard_checksum(Path(directory) / name)) for name in shards]
+    if sources is None:
+        sources = [{"path": str(p), "md5": _md5(p)} for p in raw.source_files]
     return schema.Metadata(
         num_users=int(sum(shard_records)), num_items=int(num_items),
         num_interactions=int(num_interactions), shards=shards,
         shard_records=[int(n) for n in shard_records],
-        shard_bytes=[(Path(directory) / name).stat().st_size for name in shards],
-        shard_crc32=[schema.shard_checksum(Path(directory) / name) for name in shards],
+        shard_bytes=[int(size) for size, _ in shard_sums],
+        shard_crc32=[int(crc) for _, crc in shard_sums],
         labels=labels,
         has_timestamps=bool(raw.has_timestamps), source_format=raw.source_format,
-        sources=[{"path": str(p), "md5": _md5(p)} for p in raw.source_files],
+        sources=sources,
         options={**{k: v.item() if isinstance(v, np.generic) else v
                     for k, v in dataclasses.asdict(options).items()},
                  "resolved_num_shards": len(shards)},
@@ -292,10 +304,15 @@ def make_metadata(raw: RawDataset, options: BuildOptions, directory: Path, *, nu
 
 
 def _md5(path: str | os.PathLike) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        return stream_md5(f)
+
+
+def stream_md5(f) -> str:
+    """Hex md5 of what is left of a binary stream (a source file, on any file system)."""
+    digest = hashlib.md5()
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 

@@ -728,25 +728,42 @@ def read_yelp(path: str | Path, business_path: Path | str | None = None) -> RawD
             reviews["stars"]),
         source_format="yelp", source_files=[path])
 
-    if business_path is None:
+    business = yelp_business(path, business_path)
+    if business is not None:
+        raw.source_files.append(business.path)
+        raw.items, raw.genre_vocabulary = business.items, business.genre_vocabulary
+    return raw
+
+
+@dataclasses.dataclass
+class YelpBusiness:
+    """Yelp's business file as item side information: names (titles) and categories (genres)."""
+
+    path: Path
+    items: pd.DataFrame
+    genre_vocabulary: list[str]
+
+
+def yelp_business(path: Path | None, business_path: Path | str | None) -> YelpBusiness | None:
+    """Reads ``business_path``, by default a ``business.json`` or the review file ``path``'s
+    name with "review" -> "business" beside it, if present (None: no such file)."""
+    if business_path is None and path is not None:
         candidates = [path.with_name(path.name.replace("review", "business")),
                       path.with_name("business.json")]
         business_path = next((c for c in candidates if c != path and c.is_file()), None)
-    elif not Path(business_path).is_file():
+    elif business_path is not None and not Path(business_path).is_file():
         raise ReaderError(f"{business_path}: business file not found")
-    if business_path is not None:
-        business_path = Path(business_path)
-        raw.source_files.append(business_path)
-        business = _read_json_lines(business_path, _BUSINESS_SCHEMA, ("business_id",))
-        _check_unique(business["business_id"], functools.partial(_json_error, business_path),
-                      "business")
-        genres = _split_genres(business["categories"], ",")
-        raw.items = pd.DataFrame({"title": business["name"].fillna("").to_numpy(str),
-                                  "genres": genres},
-                                 index=pd.Index(business["business_id"].to_numpy(str),
-                                                name="item"))
-        raw.genre_vocabulary = sorted(set(itertools.chain.from_iterable(genres)))
-    return raw
+    if business_path is None:
+        return None
+    business_path = Path(business_path)
+    business = _read_json_lines(business_path, _BUSINESS_SCHEMA, ("business_id",))
+    _check_unique(business["business_id"], functools.partial(_json_error, business_path),
+                  "business")
+    genres = _split_genres(business["categories"], ",")
+    items = pd.DataFrame({"title": business["name"].fillna("").to_numpy(str),
+                          "genres": genres},
+                         index=pd.Index(business["business_id"].to_numpy(str), name="item"))
+    return YelpBusiness(business_path, items, sorted(set(itertools.chain.from_iterable(genres))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -773,6 +790,12 @@ def read_source(fmt: str, path: str | Path, **options) -> RawDataset:
     ``options`` are the reader's keyword arguments (``user_col=`` ... for ``table``); the
     returned dataset's ``source_format`` is ``fmt``.
     """
+    check_reader_options(fmt, options)
+    return dataclasses.replace(_READERS[fmt](Path(path), **options), source_format=fmt)
+
+
+def check_reader_options(fmt: str, options: dict) -> None:
+    """Raises ``ReaderError`` for an unknown format or an option its reader does not take."""
     reader = _READERS.get(fmt)
     if reader is None:
         raise ReaderError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -781,4 +804,3 @@ def read_source(fmt: str, path: str | Path, **options) -> RawDataset:
     if unknown:
         raise ReaderError(f"format {fmt!r} does not take option(s) {unknown}; it takes "
                           f"{accepted if accepted else 'no options'}")
-    return dataclasses.replace(reader(Path(path), **options), source_format=fmt)

@@ -38,10 +38,16 @@ _CHECKSUM_BLOCK = 1 << 20
 
 def shard_checksum(path: str | os.PathLike) -> int:
     """CRC-32 of a file's bytes, read in 1 MiB blocks (``Metadata.shard_crc32``)."""
-    crc = 0
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHECKSUM_BLOCK), b""):
-            crc = zlib.crc32(block, crc)
+        return stream_checksum(f)
+
+
+def stream_checksum(f) -> int:
+    """CRC-32 of what is left of a binary stream (``shard_checksum`` of a file opened by any
+    file system layer)."""
+    crc = 0
+    for block in iter(lambda: f.read(_CHECKSUM_BLOCK), b""):
+        crc = zlib.crc32(block, crc)
     return crc
 
 
