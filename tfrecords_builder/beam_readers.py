@@ -141,7 +141,8 @@ def _pair_rows(path: str, encoding: str) -> Iterator[tuple]:
         yield fields[0], fields[1], None, math.nan
 
 
-def _sequence_lines(indexed_file: tuple[int, str], encoding: str) -> Iterator[tuple]:
+def _sequence_lines(indexed_file: tuple[int, str],
+                    encoding: str) -> Iterator[tuple[str, tuple]]:
     """(file index, path) -> (user, (position of its first row, path, line, items))."""
     index, path = indexed_file
     row = index << FILE_SHIFT
@@ -237,11 +238,19 @@ def _table_batch(frame: pd.DataFrame, columns: _Columns, locate) -> Iterator[tup
     if columns.time is None:
         times = [None] * len(frame)
     else:
-        values = frame[columns.time]
-        if values.dtype == object:  # CSV times are read as text: "" is a missing time
-            values = values.mask(values == "")
-        times = readers._seconds(values, locate, columns.time).tolist()
+        times = readers._seconds(_typed_times(frame[columns.time]), locate,
+                                 columns.time).tolist()
     return zip(users, items, times, ratings)
+
+
+def _typed_times(values: pd.Series) -> pd.Series:
+    """CSV times, read as text, typed as pyarrow would type the whole column: numbers when
+    every non-empty value is one (an empty one is missing), else text."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    values = values.mask(values == "")
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().sum() == values.notna().sum() else values
 
 
 def _parquet_batches(path: str, columns: _Columns):
@@ -397,6 +406,6 @@ def beam_source(fmt: str, pattern: str, **options) -> BeamSource:
         business = readers.yelp_business(Path(files[0]) if len(files) == 1 else None,
                                          options.get("business_path"))
         if business is not None:
-            files.append(str(business.path))
+            files = [*files, str(business.path)]
             side.items, side.genre_vocabulary = business.items, business.genre_vocabulary
     return BeamSource(side=side, files=files, rows=rows)
