@@ -61,6 +61,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     beam.add_argument("--beam", action="store_true",
                       help="build with the Beam pipeline (same output as the local build)")
     beam.add_argument("--runner", default="DirectRunner", help="Beam runner (with --beam)")
+    beam.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="a Beam pipeline option, passed on as --KEY=VALUE (repeatable; e.g. "
+                           "project=my-project, temp_location=gs://bucket/tmp, "
+                           "flink_master=host:8081); everything after `--` is passed on too. "
+                           "With --beam, table, yelp, pair-text and sequence-text inputs are "
+                           "file patterns on any Beam file system, read by the workers")
+    beam.add_argument("pipeline_args", nargs="*", metavar="-- BEAM_ARGS",
+                      help="Beam pipeline flags as Beam spells them (after `--`)")
     reader = parser.add_argument_group("reader options (table format; --encoding: text formats)")
     reader.add_argument("--user-col", help="user id column")
     reader.add_argument("--item-col", help="item id column")
@@ -106,16 +114,17 @@ def run_build(args: argparse.Namespace) -> int:
             rating_threshold=args.rating_threshold, dedupe=args.dedupe,
             num_shards=args.num_shards, compression=args.compression,
             min_sequence_length=args.min_sequence_length)
-        raw = readers.read_source(args.format, args.input, **reader_options)
         if args.beam:
-            try:
-                from tfrecords_builder.beam_pipeline import run_beam_build
-            except ModuleNotFoundError as err:
-                raise BuildError(f"--beam needs Apache Beam ({err}); install it with "
-                                 f"`pip install tfbt[beam]`") from err
-            run_beam_build(raw, args.output, options, [f"--runner={args.runner}"],
-                           overwrite=args.overwrite)
+            meta = _run_beam(args, options, reader_options)
+            if "://" in args.output:  # the shards are not read back from an object store
+                print(f"wrote {args.output}: {meta.num_users:,} users, {meta.num_items:,} "
+                      f"items, {meta.num_interactions:,} interactions")
+                return 0
         else:
+            if args.beam_option or args.pipeline_args:
+                raise BuildError("--beam-option and arguments after `--` are Beam pipeline "
+                                 "options; add --beam")
+            raw = readers.read_source(args.format, args.input, **reader_options)
             build(raw, args.output, options, progress=not args.quiet, overwrite=args.overwrite)
         stats = dataset_statistics(args.output)
     except (readers.ReaderError, BuildError, MetadataError, OSError) as err:
@@ -123,6 +132,40 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     print(format_statistics(args.output, stats))
     return 0
+
+
+def beam_pipeline_args(runner: str, options: list[str], extra: list[str]) -> list[str]:
+    """The Beam flags of ``--runner``, each ``--beam-option KEY=VALUE`` and those after ``--``."""
+    from tfrecords_builder.build import BuildError
+
+    flags = [f"--runner={runner}"]
+    for option in options:
+        key, equals, value = option.partition("=")
+        key = key.lstrip("-")
+        if not equals or not key:
+            raise BuildError(f"--beam-option expects KEY=VALUE (e.g. temp_location=gs://b/tmp), "
+                             f"got {option!r}")
+        flags.append(f"--{key}={value}")
+    return flags + list(extra)
+
+
+def _run_beam(args: argparse.Namespace, options, reader_options: dict):
+    """Builds with Beam; the formats of ``beam_readers`` are read by the workers."""
+    from tfrecords_builder import readers
+    from tfrecords_builder.build import BuildError
+
+    flags = beam_pipeline_args(args.runner, args.beam_option, args.pipeline_args)
+    try:
+        from tfrecords_builder import beam_readers
+        from tfrecords_builder.beam_pipeline import run_beam_build
+    except ModuleNotFoundError as err:
+        raise BuildError(f"--beam needs Apache Beam ({err}); install it with "
+                         f"`pip install tfbt[beam]`") from err
+    if args.format in beam_readers.FORMATS:
+        source = beam_readers.beam_source(args.format, args.input, **reader_options)
+    else:
+        source = readers.read_source(args.format, args.input, **reader_options)
+    return run_beam_build(source, args.output, options, flags, overwrite=args.overwrite)
 
 
 def run_verify(directory: str) -> int:

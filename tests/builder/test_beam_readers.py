@@ -139,3 +139,65 @@ def test_bad_patterns_and_options_are_refused_before_any_pipeline(tmp_path):
     with pytest.raises(BuildError, match=r"pair-text source has no ratings"):
         run_beam_build(beam_source("pair-text", tmp_path / "pairs.txt"), tmp_path / "out",
                        BuildOptions(rating_threshold=3))
+
+
+def test_beam_options_are_passed_on_as_beam_flags():
+    from tfrecords_builder.cli import beam_pipeline_args
+
+    assert beam_pipeline_args("FlinkRunner", ["flink_master=host:8081", "--parallelism=4"],
+                              ["--environment_type=LOOPBACK"]) == [
+        "--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=4",
+        "--environment_type=LOOPBACK"]
+    with pytest.raises(BuildError, match=r"--beam-option expects KEY=VALUE .* got 'project'"):
+        beam_pipeline_args("DirectRunner", ["project"], [])
+
+
+def test_beam_options_without_beam_are_an_error(tmp_path, capsys):
+    from tfrecords_builder import cli
+
+    path, _ = write_source(tmp_path, "pair-text", random_log(0, n=50))
+    assert cli.main(["--format", "pair-text", "--input", str(path), "--output",
+                     str(tmp_path / "out"), "--", "--direct_num_workers=2"]) == 2
+    assert capsys.readouterr().err == ("tfbt build: error: --beam-option and arguments after "
+                                       "`--` are Beam pipeline options; add --beam\n")
+
+
+def test_a_worker_error_reported_as_text_becomes_one_line():
+    """Multi-process and remote runners report a worker's exception as its traceback's text."""
+    from tfrecords_builder.beam_pipeline import _worker_error
+
+    err = RuntimeError("Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n"
+                       "tfrecords_builder.readers.ReaderError: a.csv line 3: expected rating to "
+                       "be a number, got 'x' [while running 'ReadFile']\n\n")
+    cause = _worker_error(err)
+    assert type(cause) is ReaderError
+    assert str(cause) == "a.csv line 3: expected rating to be a number, got 'x'"
+    assert _worker_error(RuntimeError("worker lost")) is None
+
+
+@pytest.mark.slow
+def test_cli_on_the_direct_runner_with_two_worker_processes(tmp_path, capsys):
+    """``tfbt build --beam`` with two worker processes builds the local builder's bytes; the
+    options reach Beam through --beam-option and after ``--``."""
+    from tfrecords_builder import cli
+
+    log = random_log(2)
+    (tmp_path / "parts").mkdir()
+    log.iloc[:900].to_csv(tmp_path / "parts" / "part-0.csv", index=False)
+    log.iloc[900:].to_csv(tmp_path / "parts" / "part-1.csv", index=False)
+    log.to_csv(tmp_path / "whole.csv", index=False)
+    common = ["--format", "table", "--time-col", "ts", "--rating-col", "rating",
+              "--dedupe", "first", "--num-shards", "3", "--compression", "GZIP"]
+    assert cli.main([*common, "--input", str(tmp_path / "whole.csv"), "--output",
+                     str(tmp_path / "local")]) == 0
+    assert cli.main([*common, "--input", str(tmp_path / "parts" / "part-*.csv"), "--output",
+                     str(tmp_path / "beam"), "--beam",
+                     "--beam-option", "direct_running_mode=multi_processing",
+                     "--", "--direct_num_workers=2"]) == 0
+    local = json.loads((tmp_path / "local" / "metadata.json").read_text())
+    beam = json.loads((tmp_path / "beam" / "metadata.json").read_text())
+    assert len(beam.pop("sources")) == 2 and len(local.pop("sources")) == 1
+    assert beam == local
+    (tmp_path / "beam" / "metadata.json").unlink()
+    (tmp_path / "local" / "metadata.json").unlink()
+    assert_same_folders(tmp_path / "local", tmp_path / "beam")
