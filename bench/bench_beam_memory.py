@@ -125,13 +125,14 @@ def _free_port() -> int:
 
 
 class PeakRss:
-    """Samples the summed RSS of some processes and their descendants every 0.5 s."""
+    """Samples the summed RSS of some processes and their descendants every 0.5 s; kills them
+    past ``limit`` bytes (a shared machine must not run out of memory)."""
 
-    def __init__(self, pids: list[int]):
+    def __init__(self, pids: list[int], limit: int):
         import psutil
 
         self.processes = [psutil.Process(pid) for pid in pids]
-        self.peak = 0
+        self.peak, self.limit, self.killed = 0, limit, False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -147,6 +148,11 @@ class PeakRss:
                         with contextlib.suppress(psutil.Error):
                             total += p.memory_info().rss
             self.peak = max(self.peak, total)
+            if total > self.limit and not self.killed:
+                self.killed = True
+                for process in self.processes:
+                    with contextlib.suppress(psutil.Error):
+                        process.kill()
 
     def stop(self) -> float:
         self._stop.set()
@@ -155,7 +161,7 @@ class PeakRss:
 
 
 @contextlib.contextmanager
-def beam_services():
+def beam_services(rss_limit: int):
     """A Python job service and an SDK worker pool on free localhost ports; yields the
     pipeline flags that submit to them and a sampler of their memory."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -177,7 +183,7 @@ def beam_services():
                     time.sleep(0.5)
             yield ([f"--job_endpoint=localhost:{job_port}", "--runner=PortableRunner",
                     "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"],
-                   PeakRss([s.pid for s in services]))
+                   PeakRss([s.pid for s in services], rss_limit))
         finally:
             for service in services:
                 service.terminate()
@@ -210,6 +216,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--min-user-interactions", type=int, default=0)
     parser.add_argument("--min-item-interactions", type=int, default=0)
+    parser.add_argument("--services-limit-gib", type=float, default=10.0,
+                        help="stop the Beam job service and workers past this much memory")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the log and the datasets (default: a temporary one)")
     parser.add_argument("--out", type=Path,
@@ -240,8 +248,14 @@ def main() -> None:
                           "generate_seconds": round(time.perf_counter() - start, 1)},
                   "options": options}
         report["local"] = run_child("local", data, tmp / "local", options)
-        with beam_services() as (pipeline_args, services):
-            report["beam"] = run_child("beam", data, tmp / "beam", options, pipeline_args)
+        print(json.dumps(report), file=sys.stderr, flush=True)
+        with beam_services(int(args.services_limit_gib * 2 ** 30)) as (pipeline_args, services):
+            try:
+                report["beam"] = run_child("beam", data, tmp / "beam", options, pipeline_args)
+            finally:
+                if services.killed:
+                    print(f"the job service and workers passed --services-limit-gib "
+                          f"{args.services_limit_gib} and were stopped", file=sys.stderr)
             report["beam"]["job_service_and_workers_peak_rss_mib"] = services.stop()
         report["same_bytes"] = same_folders(tmp / "local", tmp / "beam")
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
