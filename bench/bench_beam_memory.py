@@ -181,7 +181,10 @@ def beam_services(rss_limit: int):
                         log.seek(0)
                         raise SystemExit(f"Beam services did not start:\n{log.read()}")
                     time.sleep(0.5)
+            # job_server_timeout also bounds the launcher's job-state stream: past it, a
+            # running job is reported failed (DEADLINE_EXCEEDED)
             yield ([f"--job_endpoint=localhost:{job_port}", "--runner=PortableRunner",
+                    "--job_server_timeout=86400",
                     "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"],
                    PeakRss([s.pid for s in services], rss_limit))
         finally:
