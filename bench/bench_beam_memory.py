@@ -27,8 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import resource
 import socket
 import subprocess
 import sys
@@ -40,12 +38,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from common import peak_rss_gib, write_report
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from report_io import print_and_save  # noqa: E402
+import tfrecords_builder
 
 ML20M_TIME_SPAN = (789_652_009, 1_427_784_002)
 MIN_PER_USER = 20
@@ -83,13 +78,8 @@ def write_log(folder: Path, rows: int, users: int, items: int, files: int, seed:
                     "timestamp": rng.integers(*ML20M_TIME_SPAN, size=n)}))
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def child(kind: str, data: Path, out: Path, options: dict, pipeline_args: list[str]) -> None:
     """One build in this process; prints its own JSON report."""
-    import tfbt  # noqa: F401  (before TensorFlow)
     from tfrecords_builder.build import BuildOptions, build
 
     build_options = BuildOptions(**options)
@@ -113,7 +103,7 @@ def child(kind: str, data: Path, out: Path, options: dict, pipeline_args: list[s
         meta = run_beam_build(beam_source("table", str(data / "*.csv"), **READER_OPTIONS), out,
                               build_options, pipeline_args)
     print(json.dumps({"seconds": round(time.perf_counter() - start, 1),
-                      "peak_rss_mib": round(_peak_rss_mib()),
+                      "peak_rss_mib": round(peak_rss_gib() * 1024),
                       "users": meta.num_users, "items": meta.num_items,
                       "interactions": meta.num_interactions, "shards": len(meta.shards)}))
 
@@ -164,8 +154,9 @@ class PeakRss:
 def beam_services(rss_limit: int):
     """A Python job service and an SDK worker pool on free localhost ports; yields the
     pipeline flags that submit to them and a sampler of their memory."""
+    package_root = Path(tfrecords_builder.__file__).resolve().parents[1]  # for the workers
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")])}
     job_port, pool_port = _free_port(), _free_port()
     with tempfile.TemporaryFile("w+") as log:
         services = [subprocess.Popen(
@@ -224,7 +215,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the log and the datasets (default: a temporary one)")
     parser.add_argument("--out", type=Path,
-                        default=REPO / "bench" / "results" / "beam_memory.json")
+                        default=Path(__file__).resolve().parent / "results" / "beam_memory.json")
     parser.add_argument("--child", choices=("local", "beam"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
@@ -261,9 +252,8 @@ def main() -> None:
                           f"{args.services_limit_gib} and were stopped", file=sys.stderr)
             report["beam"]["job_service_and_workers_peak_rss_mib"] = services.stop()
         report["same_bytes"] = same_folders(tmp / "local", tmp / "beam")
-    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                         "nice": os.nice(0)}
-    print_and_save(report, args.out)
+    report["nice"] = os.nice(0)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":
