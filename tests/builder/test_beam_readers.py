@@ -75,11 +75,9 @@ def write_source(folder, fmt, log):
 
 READER = {"csv": "table", "tsv-iso-times": "table", "parquet-row-order": "table",
           "yelp": "yelp", "pair-text": "pair-text", "sequence-text": "sequence-text"}
-SLOW = {"tsv-iso-times", "parquet-row-order"}  # the csv case reads tables in the fast suite
 
 
-@pytest.mark.parametrize("fmt", [
-    pytest.param(fmt, marks=[pytest.mark.slow] if fmt in SLOW else []) for fmt in READER])
+@pytest.mark.parametrize("fmt", list(READER))
 def test_beam_reader_builds_the_same_bytes_as_the_local_reader(tmp_path, fmt):
     path, options = write_source(tmp_path, fmt, random_log(0))
     local = build(readers.read_source(READER[fmt], path, **options), tmp_path / "local",
@@ -90,7 +88,6 @@ def test_beam_reader_builds_the_same_bytes_as_the_local_reader(tmp_path, fmt):
     assert_same_folders(tmp_path / "local", tmp_path / "beam")
 
 
-@pytest.mark.slow
 def test_a_pattern_over_several_files_reads_them_in_name_order(tmp_path):
     """Two CSV files (rows in file-name order, with timestamp ties between the files) build
     what the local builder builds from their concatenation, sources aside."""
