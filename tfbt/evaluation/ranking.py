@@ -373,8 +373,11 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
     required = tuple(required) + ("target",) + (
         ("seen",) if filter_seen or genre_weights is not None else ())
     offsets = popularity_offsets(counts, num_items, popularity_penalty)
+    # The offsets are an input of the traced step: one trace serves every β.
+    extra = () if offsets is None else (offsets,)
 
-    def step(batch):
+    def step(batch, *extra):
+        offsets = extra[0] if extra else None
         scores, users = score(batch)
         seen = batch["seen"] if filter_seen else None
         if item_chunk_size is not None:
@@ -395,10 +398,10 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
         return out
 
     # A tf.data pipeline states its batch spec (batch dimension None): one trace for all batches.
-    signature = [dataset.element_spec] if isinstance(dataset, tf.data.Dataset) else None
+    signature = ([dataset.element_spec] + [tf.TensorSpec([num_items], tf.float32)] * len(extra)
+                 if isinstance(dataset, tf.data.Dataset) else None)
     key = (None if cache_key is None or signature is None
-           else (*cache_key, num_items, ks[-1], filter_seen, float(popularity_penalty),
-                 repr(signature)))
+           else (*cache_key, num_items, ks[-1], filter_seen, repr(signature)))
     if key in _STEPS:
         _STEPS.move_to_end(key)
         step = _STEPS[key]
@@ -412,7 +415,7 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
     for index, batch in enumerate(tqdm(dataset, total=_num_batches(dataset), unit="batch",
                                        desc="full-ranking evaluation", disable=not progress)):
         _check_batch(batch, index, required)
-        out = step(batch)
+        out = step(batch, *extra)
         ranks.append(out["ranks"].numpy())
         top_k.append(out["top_k"].numpy())
         if "users" in out:
