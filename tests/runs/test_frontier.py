@@ -70,6 +70,7 @@ def test_frontier_on_tiny_runs_writes_json_and_png(synthetic_data, tmp_path, cap
     assert frontier.run(args) == 0
     result = json.loads((tmp_path / "f" / frontier.FRONTIER_FILE).read_text())
     assert (tmp_path / "f" / frontier.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert "| alpha+selection+beta | 98% |" in (tmp_path / "f" / frontier.TABLE_FILE).read_text()
     assert result["betas"] == [0.0, 0.5]
     assert set(result["rules"]) == {"ndcg", "coverage-1se", "long-tail-1se", "coverage-0.1"}
     # 2 alphas x 4 rules x 2 betas, each a mean over the one seed.

@@ -16,7 +16,8 @@ per lever (and their combinations):
   (98%, 90%) of the baseline's (α 0, today's rule, β 0: SASRec as tfbt trains it today);
 * reports those points on test, with ratios against the baseline's test metrics.
 
-Writes ``frontier.json`` and ``frontier.png`` (each lever's validation front).
+Writes ``frontier.json``, ``frontier.md`` (the operating points as tables) and
+``frontier.png`` (each lever's validation front).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tfbt import cli_types
 from tfbt.runs import layout
 
 FRONTIER_FILE = "frontier.json"
+TABLE_FILE = "frontier.md"
 PLOT_FILE = "frontier.png"
 DEFAULT_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 DEFAULT_TOLERANCES = (0.01, 0.02, 0.05, 0.1)
@@ -273,6 +275,7 @@ def frontier(runs: Sequence[str | Path], output: str | Path, *,
               "configurations": configs, **summarize(configs, shares)}
     output = Path(output)
     layout.write_json(output / FRONTIER_FILE, result)
+    (output / TABLE_FILE).write_text(markdown(result))
     plot(configs, result, output / PLOT_FILE)
     return result
 
@@ -309,6 +312,36 @@ def format_summary(result: dict) -> str:
                 f"{ratio.get('long_tail@10', float('nan')):.3f}x popularity "
                 f"{ratio.get('popularity@10', float('nan')):.3f}x")
     return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    """The baseline and each lever's operating points as Markdown tables (test: mean ± std
+    over seeds, and the ratio of the means to the baseline's)."""
+    base = result["baseline"]
+    lines = [f"Baseline (alpha 0, rule ndcg, beta 0; epochs {base['epochs']}): valid NDCG@10 "
+             f"{base['valid']['NDCG@10']:.4f}; test NDCG@10 {base['test']['NDCG@10']:.4f}, "
+             f"coverage@10 {base['test']['coverage@10']:.3f}, long-tail "
+             f"{base['test'].get('long_tail@10', float('nan')):.3f}, popularity percentile "
+             f"{base['test'].get('popularity@10', float('nan')):.3f}", ""]
+    header = ("| lever | NDCG floor | maximised (valid) | alpha | rule | beta | epochs | "
+              "valid NDCG@10 | test NDCG@10 | test coverage@10 | test long-tail | "
+              "test popularity pct |")
+    lines += [header, "|" + "---|" * (header.count("|") - 1)]
+    for lever, entry in result["levers"].items():
+        for pick in entry["operating_points"]:
+            test, std, ratio = pick["test"], pick["test_std"], pick["test_ratio"]
+
+            def cell(metric, digits=3):
+                if metric not in test:
+                    return "n/a"
+                return (f"{test[metric]:.{digits}f} ± {std[metric]:.{digits}f} "
+                        f"({ratio.get(metric, float('nan')):.2f}x)")
+            lines.append(
+                f"| {lever} | {pick['share']:.0%} | {pick['maximised']} | {pick['alpha']:g} | "
+                f"{pick['rule']} | {pick['beta']:g} | {','.join(map(str, pick['epochs']))} | "
+                f"{pick['valid']['NDCG@10']:.4f} | {cell('NDCG@10', 4)} | "
+                f"{cell('coverage@10')} | {cell('long_tail@10')} | {cell('popularity@10')} |")
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
