@@ -79,6 +79,6 @@ def test_selection_flags_map_onto_the_config(tiny, tmp_path, capsys):
     assert "[0, 1)" in capsys.readouterr().err
     args = parser.parse_args(["--data", str(tiny), "--output", str(tmp_path / "r"),
                               "--selection", "diverse"])
-    assert train.run(args) == 2
+    assert commands.run_train(args) == 2
     assert "selection must be one of ('ndcg', 'coverage', 'long-tail')" in (
         capsys.readouterr().err)

@@ -101,7 +101,8 @@ class TrainConfig:
         help="band: paired standard errors of per-user NDCG@10 below the best")
     selection_tolerance: float | None = option(
         None, type=cli_types.fraction, shown="",
-        help="band: NDCG@10 >= (1 - this) x the best, instead of --selection-se")
+        help="band: NDCG@10 >= (1 - this) x the best, instead of --selection-se (default: "
+             "none, the standard-error band)")
     keep_checkpoints: str = option(
         "rule", help="rule: only the epochs the selection can still choose; all: every "
                      "validation's (for tfbt frontier)")
