@@ -30,6 +30,9 @@ SUBCOMMANDS = {
                            "evaluated like `tfbt train`"),
     "sweep-alpha": ("tfbt.runs.commands", "add_sweep_arguments", "run_sweep",
                     "train BT-SR for several alphas; table and plot of accuracy vs coverage"),
+    "frontier": ("tfbt.runs.frontier", "add_arguments", "run",
+                 "accuracy vs coverage of trained runs per lever (alpha, epoch selection, "
+                 "popularity penalty): fronts and operating points chosen on validation"),
     "experiment": ("tfbt.experiments", "add_arguments", "run",
                    "reproduce a paper's experiment (liu2025: frozen vs fine-tuned, scarce labels)"),
     "export": ("tfbt.serving.commands", "add_export_arguments", "run_export",

@@ -231,7 +231,8 @@ def test_dual_encoder_export_scores_queries_against_candidates(dataset, vocab, t
     # The fresh-process check proves that serving it needs neither tf-keras nor TFRS.
     result = export.export_recommender(model, "de", root=tmp_path, data_dir=dataset,
                                        max_len=MAX_LEN, k=3)
-    assert set(result.verification["signatures"]) == {"serving_default", "recommend_k"}
+    assert set(result.verification["signatures"]) == {"serving_default", "recommend_k",
+                                                      "recommend_penalized"}
     history = vocab[20:24]
     query = query_embeddings(model, left_padded([indices(vocab, history)]))
     scores = (query @ item_embeddings(model)[1:61].T)[0]
@@ -315,3 +316,32 @@ def test_untrained_mismatched_and_unscorable_models_are_refused(sasrec_run, bt_r
     with pytest.raises(ValueError, match="k must be >= 1"):
         export.export_recommender(sasrec_run, "m", root=root, k=0)
     assert not root.exists()
+
+
+def test_popularity_penalty_moves_the_ranking_and_is_exact_at_zero(served, sasrec_export, vocab,
+                                                                   dataset, capsys):
+    from tfbt.serving import client
+
+    histories = [vocab[3:6], vocab[10:10 + MAX_LEN + 4], [""] * 3]
+    items = tf.constant([h + [""] * (MAX_LEN + 4 - len(h)) for h in histories])
+    k = tf.constant(20)
+    plain = served.signatures["recommend_k"](items=items, k=k)
+    zero = served.signatures["recommend_penalized"](items=items, k=k,
+                                                    popularity_penalty=tf.constant(0.0))
+    for key in plain:  # beta 0: today's output, bit for bit
+        assert np.array_equal(plain[key].numpy(), zero[key].numpy())
+    counts = data.item_counts(dataset, split="test")
+    index = {raw: i for i, raw in enumerate(vocab, 1)}
+    strong = served.signatures["recommend_penalized"](items=items, k=k,
+                                                      popularity_penalty=tf.constant(5.0))
+
+    def mean_count(out, row):
+        return np.mean([counts[index[i]] for i in out["item_ids"][row].numpy().astype(str)])
+
+    for row in range(2):  # a strong penalty recommends less popular items
+        assert mean_count(strong, row) < mean_count(plain, row)
+    # The popular fallback of a user with no known item is not penalised.
+    assert np.array_equal(strong["item_ids"][2].numpy(), plain["item_ids"][2].numpy())
+    recommender = client.Recommender(sasrec_export.path)
+    assert recommender.recommend([histories[0]], 20, popularity_penalty=5.0)[0][
+        "recommendations"][0]["item"] == strong["item_ids"][0, 0].numpy().decode()

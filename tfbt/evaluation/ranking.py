@@ -45,7 +45,8 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
                           dataset: Iterable[Batch], *, num_items: int,
                           ks: Sequence[int] = (5, 10, 20), filter_seen: bool = True,
                           item_counts=None, item_genres=None, return_user_embeddings: bool = False,
-                          item_chunk_size: int | None = None,
+                          item_chunk_size: int | None = None, popularity_penalty: float = 0.0,
+                          return_ranks: bool = False,
                           progress: bool = True) -> dict[str, Any]:
     """Evaluates a dot-product model by full ranking.
 
@@ -69,6 +70,11 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
       item_chunk_size: score the catalogue this many items at a time with a running top-K
         (``rank_and_top_k_by_item_chunks``): memory O(batch x item_chunk_size) instead of
         O(batch x N), for catalogues of millions of items. None scores all items at once.
+      popularity_penalty: β of the serving-time popularity dial: every score becomes
+        ``score - β · log(1 + item_counts[i])`` before ranking and top-K (needs
+        ``item_counts``). 0 (the default) leaves the scores untouched, bit for bit.
+      return_ranks: also return each user's 1-based target rank, [num_users] int32 in dataset
+        order, under ``"ranks"`` (per-user metrics, e.g. for ``tfbt.evaluation.selection``).
       progress: show a tqdm bar over batches.
 
     Returns:
@@ -116,7 +122,8 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
                                filter_seen=filter_seen, item_counts=item_counts,
                                item_genres=item_genres, progress=progress, required=("items",),
                                cache_key=cache_key, item_chunk_size=item_chunk_size,
-                               padding=padding)
+                               padding=padding, popularity_penalty=popularity_penalty,
+                               return_ranks=return_ranks)
     results["effective_rank"] = metrics.effective_rank(users)
     if return_user_embeddings:
         results["user_embeddings"] = users
@@ -125,21 +132,23 @@ def evaluate_full_ranking(user_encoder: Callable[[tf.Tensor], tf.Tensor], item_e
 
 def evaluate_scores(score_fn: Callable[[Batch], tf.Tensor], dataset: Iterable[Batch], *,
                     num_items: int, ks: Sequence[int] = (5, 10, 20), filter_seen: bool = True,
-                    item_counts=None, item_genres=None, progress: bool = True) -> dict[str, Any]:
+                    item_counts=None, item_genres=None, popularity_penalty: float = 0.0,
+                    return_ranks: bool = False, progress: bool = True) -> dict[str, Any]:
     """Evaluates any scorer by full ranking (same protocol as ``evaluate_full_ranking``).
 
     Args:
       score_fn: maps a batch dict to scores [B, N], column j scoring item j + 1; traced inside a
         ``tf.function``. Use it for models whose scores are not a plain dot product.
-      dataset, num_items, ks, filter_seen, item_counts, item_genres, progress: as in
-        ``evaluate_full_ranking``.
+      dataset, num_items, ks, filter_seen, item_counts, item_genres, popularity_penalty,
+        return_ranks, progress: as in ``evaluate_full_ranking``.
 
     Returns:
       The dict of ``evaluate_full_ranking`` without ``effective_rank`` (there are no user vectors).
     """
     results, _ = _evaluate(lambda batch: (score_fn(batch), None), dataset, num_items=num_items,
                            ks=ks, filter_seen=filter_seen, item_counts=item_counts,
-                           item_genres=item_genres, progress=progress, required=())
+                           item_genres=item_genres, progress=progress, required=(),
+                           popularity_penalty=popularity_penalty, return_ranks=return_ranks)
     return results
 
 
@@ -219,7 +228,8 @@ def rank_and_top_k(scores: tf.Tensor, target: tf.Tensor, seen: tf.RaggedTensor |
 
 def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target: tf.Tensor,
                                   seen: tf.RaggedTensor | None, max_k: int,
-                                  chunk_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+                                  chunk_size: int, item_offsets: tf.Tensor | None = None
+                                  ) -> tuple[tf.Tensor, tf.Tensor]:
     """``rank_and_top_k(users @ catalogueᵀ, ...)`` without the [B, N] score matrix.
 
     The catalogue is scored ``chunk_size`` items at a time: each [B, C] block has its seen items
@@ -236,6 +246,8 @@ def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target
       catalogue: [N, D] float32, row j = item j + 1 (static N).
       target, seen, max_k: as in ``rank_and_top_k``.
       chunk_size: items per block.
+      item_offsets: optional [N] float32 added to every user's scores (column j = item j + 1),
+        e.g. the popularity dial's ``-β · log(1 + count)``.
 
     Returns:
       ranks [B] int32 and top_k [B, max_k] int32, as ``rank_and_top_k``.
@@ -248,6 +260,8 @@ def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target
                                              message="target: item indices must be <= num_items")]
     with tf.control_dependencies(checks):
         target_scores = tf.reduce_sum(users * tf.gather(catalogue, target - 1), axis=1)  # [B]
+        if item_offsets is not None:
+            target_scores += tf.gather(item_offsets, target - 1)
     if seen is not None:
         values, rows = tf.cast(seen.values, tf.int64), tf.cast(seen.value_rowids(), tf.int64)
         target_seen = tf.math.unsorted_segment_max(
@@ -259,6 +273,8 @@ def rank_and_top_k_by_item_chunks(users: tf.Tensor, catalogue: tf.Tensor, target
     for start in range(0, num_items, chunk_size):
         stop = min(start + chunk_size, num_items)
         scores = tf.matmul(users, catalogue[start:stop], transpose_b=True)        # [B, C]
+        if item_offsets is not None:
+            scores += item_offsets[None, start:stop]
         if seen is not None:
             inside = tf.logical_and(values > start, values <= stop)
             positions = tf.stack([tf.boolean_mask(rows, inside),
@@ -331,11 +347,13 @@ def _block_padding(num_items: int, k: int) -> int:
 
 
 def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_genres, progress,
-              required, cache_key=None, item_chunk_size=None, padding=0):
+              required, cache_key=None, item_chunk_size=None, padding=0,
+              popularity_penalty=0.0, return_ranks=False):
     """Runs ``score(batch) -> (scores [B, N + padding], users [B, D] or None)`` over the dataset.
 
     With ``item_chunk_size``, ``score`` returns ``((users [B, D], catalogue [N, D]), users)``
-    and ranking goes through ``rank_and_top_k_by_item_chunks``.
+    and ranking goes through ``rank_and_top_k_by_item_chunks``. A ``popularity_penalty`` β
+    subtracts ``β · log(1 + item_counts)`` from the scores before ranking (none at 0).
 
     With a ``cache_key`` (hashable, naming what ``score`` computes) and a ``tf.data`` dataset,
     the traced step is kept in ``_STEPS`` and reused by the next call with the same key,
@@ -354,19 +372,25 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
                                     "item_genres")
     required = tuple(required) + ("target",) + (
         ("seen",) if filter_seen or genre_weights is not None else ())
+    offsets = popularity_offsets(counts, num_items, popularity_penalty)
+    # The offsets are an input of the traced step: one trace serves every β.
+    extra = () if offsets is None else (offsets,)
 
-    def step(batch):
+    def step(batch, *extra):
+        offsets = extra[0] if extra else None
         scores, users = score(batch)
         seen = batch["seen"] if filter_seen else None
         if item_chunk_size is not None:
             ranks, top_k = rank_and_top_k_by_item_chunks(*scores, batch["target"], seen, ks[-1],
-                                                         item_chunk_size)
+                                                         item_chunk_size, offsets)
             return {"ranks": ranks, "top_k": top_k, "users": users}
         scores = tf.cast(scores, tf.float32)
         if scores.shape.rank != 2 or scores.shape[-1] not in (None, num_items + padding):
             raise ValueError(f"scores: got shape {scores.shape}; expected [batch, {num_items}] "
                              f"(items 1..N only)")
         scores = tf.ensure_shape(scores, [None, num_items + padding])
+        if offsets is not None:
+            scores += tf.pad(offsets, [[0, padding]])[None, :]
         ranks, top_k = rank_and_top_k(scores, batch["target"], seen, ks[-1], padding)
         out = {"ranks": ranks, "top_k": top_k}
         if users is not None:
@@ -374,7 +398,8 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
         return out
 
     # A tf.data pipeline states its batch spec (batch dimension None): one trace for all batches.
-    signature = [dataset.element_spec] if isinstance(dataset, tf.data.Dataset) else None
+    signature = ([dataset.element_spec] + [tf.TensorSpec([num_items], tf.float32)] * len(extra)
+                 if isinstance(dataset, tf.data.Dataset) else None)
     key = (None if cache_key is None or signature is None
            else (*cache_key, num_items, ks[-1], filter_seen, repr(signature)))
     if key in _STEPS:
@@ -390,7 +415,7 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
     for index, batch in enumerate(tqdm(dataset, total=_num_batches(dataset), unit="batch",
                                        desc="full-ranking evaluation", disable=not progress)):
         _check_batch(batch, index, required)
-        out = step(batch)
+        out = step(batch, *extra)
         ranks.append(out["ranks"].numpy())
         top_k.append(out["top_k"].numpy())
         if "users" in out:
@@ -404,6 +429,8 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
     ranks, top_k = np.concatenate(ranks), np.concatenate(top_k)
 
     results: dict[str, Any] = {"num_users": int(ranks.size), "MRR": metrics.mrr(ranks)}
+    if return_ranks:
+        results["ranks"] = ranks
     for k in ks:
         results[f"HR@{k}"] = metrics.hit_rate_at_k(ranks, k)
         results[f"NDCG@{k}"] = metrics.ndcg_at_k(ranks, k)
@@ -417,6 +444,27 @@ def _evaluate(score, dataset, *, num_items, ks, filter_seen, item_counts, item_g
             results[f"calibration_kl@{k}"] = metrics.calibration_kl(np.concatenate(history),
                                                                     recommended)
     return results, (np.concatenate(users) if users else None)
+
+
+def popularity_offsets(counts, num_items: int, beta: float) -> tf.Tensor | None:
+    """The popularity dial's score offsets ``-β · log(1 + count)``, float32 [N] (column j =
+    item j + 1), or None at β = 0 (the scores stay bit for bit as they were).
+
+    Why this form: a log-count penalty is the inverse-propensity / logit-adjustment correction
+    of a softmax trained on popularity-skewed data (Menon et al. 2021, "Long-tail learning via
+    logit adjustment": ``logit - τ · log prior``), with β as τ; at β = 1 it removes the full
+    log-prior, smaller β keep part of it."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(beta) or beta < 0:
+        raise ValueError(f"popularity_penalty: expected a finite number >= 0, got {beta!r}")
+    if beta == 0:
+        return None
+    if counts is None:
+        raise ValueError("popularity_penalty: needs item_counts (the training popularity)")
+    counts = np.asarray(counts, np.float64)[1:num_items + 1]
+    if np.any(counts < 0):
+        raise ValueError("item_counts: counts must be >= 0")
+    return tf.constant(-beta * np.log1p(counts), tf.float32)
 
 
 def _cutoffs(ks, num_items) -> list[int]:

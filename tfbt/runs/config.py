@@ -90,6 +90,22 @@ class TrainConfig:
     patience: int = option(5, type=cli_types.positive_int,
                            help="validations without improvement before stopping")
     monitor: str = "NDCG@10"
+    # Which validated epoch to keep (tfbt.evaluation.selection, which checks the values; no
+    # choices here, so that --help loads no TensorFlow).
+    selection: str = option(
+        "ndcg", help="epoch choice: ndcg = best validation NDCG@10; coverage / long-tail = the "
+                     "highest validation coverage@10 / long-tail share among epochs whose "
+                     "NDCG@10 is within the band of the best (no stop while it still rises)")
+    selection_se: float = option(
+        1.0, type=cli_types.non_negative_float,
+        help="band: paired standard errors of per-user NDCG@10 below the best")
+    selection_tolerance: float | None = option(
+        None, type=cli_types.fraction, shown="",
+        help="band: NDCG@10 >= (1 - this) x the best, instead of --selection-se (default: "
+             "none, the standard-error band)")
+    keep_checkpoints: str = option(
+        "rule", help="rule: only the epochs the selection can still choose; all: every "
+                     "validation's (for tfbt frontier)")
     lambd: float | None = option(
         None, type=cli_types.non_negative_float, shown="",
         help="Barlow Twins off-diagonal weight (their lmd_sem; default "
@@ -164,6 +180,7 @@ class TrainConfig:
         if self.split not in splits.PROTOCOLS:
             raise ValueError(f"split must be one of {splits.PROTOCOLS}; got {self.split!r}")
         self.temporal_options()  # checks the temporal settings
+        self.selection_rule()  # checks the selection settings
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"--train-fraction must be in (0, 1]; got {self.train_fraction}")
         if self.train_fraction < 1 and self.split != "leave-one-out":
@@ -190,6 +207,13 @@ class TrainConfig:
         options = splits.TemporalOptions(self.split_quantile, self.min_item_count,
                                          self.min_user_count, self.temporal_train_users)
         return options if self.split == "temporal" else None
+
+    def selection_rule(self):
+        """The ``tfbt.evaluation.selection.Rule`` of this run."""
+        from tfbt.evaluation.selection import Rule
+
+        return Rule(self.selection, self.monitor, self.selection_se, self.selection_tolerance,
+                    self.patience, self.keep_checkpoints)
 
     def protocol(self) -> str:
         """The evaluation protocol in words (stored in results.json)."""

@@ -7,7 +7,7 @@ A run folder (``tfbt pretrain`` / ``tfbt train`` ``--output``) holds:
   command started again resumes at the epoch where it stopped;
 * ``tensorboard/``, ``history.json``: curves;
 * the result: ``encoder.keras`` (pretraining) or ``model.keras`` and ``results.json``
-  (next-item training), plus ``validation.json`` and ``best.weights.h5`` (early stopping);
+  (next-item training), plus ``validation.json``, ``validation_ranks/`` and ``checkpoints/`` (model selection);
   ``dual_encoder/`` and ``results.json`` (``tfbt train-dual-encoder``).
 
 This module owns those names; the exporter and the commands import them from here, and the one
@@ -33,11 +33,14 @@ ENCODER_FILE = "encoder.keras"
 MODEL_FILE = "model.keras"
 RESULTS_FILE = "results.json"
 VALIDATION_FILE = "validation.json"
-BEST_WEIGHTS_FILE = "best.weights.h5"
+BEST_WEIGHTS_FILE = "best.weights.h5"  # runs before checkpoints/: the chosen epoch's weights
+CHECKPOINTS_DIR = "checkpoints"  # epoch_<e>.weights.h5: the epochs the selection can still choose
+VALIDATION_RANKS_DIR = "validation_ranks"  # epoch_<e>.npy: each validation's per-user ranks
 DUAL_ENCODER_DIR = "dual_encoder"  # `tfbt train-dual-encoder`: the towers' TF checkpoint
 # Everything a run writes into its folder: what `--overwrite` replaces (other files stay).
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, ENCODER_FILE, MODEL_FILE,
-             RESULTS_FILE, VALIDATION_FILE, BEST_WEIGHTS_FILE, DUAL_ENCODER_DIR)
+             RESULTS_FILE, VALIDATION_FILE, BEST_WEIGHTS_FILE, DUAL_ENCODER_DIR, CHECKPOINTS_DIR,
+             VALIDATION_RANKS_DIR)
 
 
 class RunFolderError(ValueError):

@@ -168,7 +168,7 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     validation = evaluation_dataset(config, metadata, "valid")
     early_stopping = FullRankingEarlyStopping(
         validation, num_items=metadata.num_items, state_dir=output, every=config.eval_every,
-        patience=config.patience, monitor=config.monitor, resume=resume)
+        rule=config.selection_rule(), item_counts=counts, resume=resume)
     history = model.fit(
         training_dataset(config, metadata), epochs=config.epochs, verbose=verbose, shuffle=False,
         callbacks=[early_stopping, *run_callbacks(output), *callbacks])
@@ -195,6 +195,9 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
         "protocol": config.protocol(),
         "epochs_run": early_stopping.state["epochs"],
         "best_epoch": early_stopping.state["best_epoch"],
+        "selection": {**config.selection_rule().describe(),
+                      "chosen_epoch": early_stopping.state["best_epoch"],
+                      "best_monitor_epoch": early_stopping.state["best_monitor_epoch"]},
         "wall_time_s": round(time.time() - started, 1),
         "train_time_s": round(train_seconds, 1),
         "valid": valid,

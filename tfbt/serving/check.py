@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfbt.serving.format import RECOMMEND_K, SERVING_DEFAULT
+from tfbt.serving.format import RECOMMEND_K, RECOMMEND_PENALIZED, SERVING_DEFAULT
 from tfbt.serving.signatures import RawIdModel
 
 _UNKNOWN_SAMPLE = "__tfbt_unknown_item__"
@@ -40,6 +40,8 @@ def sample_calls(vocab: list[str], max_len: int, recommender: bool) -> list[dict
     if recommender:
         calls += [{"signature": RECOMMEND_K, "inputs": {"items": items, "k": k}}
                   for k in (1, len(vocab) + 1)]
+        calls.append({"signature": RECOMMEND_PENALIZED,
+                      "inputs": {"items": items, "k": 3, "popularity_penalty": 0.5}})
     return calls
 
 

@@ -24,6 +24,7 @@ from tfbt import cli_types
 from tfbt.serving.format import (
     METADATA_ASSET,
     RECOMMEND_K,
+    RECOMMEND_PENALIZED,
     TITLES_ASSET,
     VOCAB_ASSET,
 )
@@ -113,24 +114,33 @@ class Recommender:
             entry["title"] = self.titles[item]
         return entry
 
-    def recommend(self, users: list[list[str]], k: int, *, fallback_popular: bool = False
-                  ) -> list[dict]:
+    def recommend(self, users: list[list[str]], k: int, *, fallback_popular: bool = False,
+                  popularity_penalty: float = 0.0) -> list[dict]:
         """Top-``k`` recommendations for each user (a list of raw ids, oldest first).
 
         Returns one dict per user: ``items`` (the input), ``unknown`` (ids the model ignored),
         ``recommendations`` (``[{"rank", "item", "score", "title"?}]``, the user's own items
         excluded) and ``fallback`` (``"popular"`` when no item was known and
         ``fallback_popular``: the signature's fallback, the most popular training items scored
-        by interaction count), or ``error`` when no item was known.
+        by interaction count), or ``error`` when no item was known. ``popularity_penalty`` β > 0
+        ranks by ``score - β · log(1 + training count)`` (the export's ``recommend_penalized``).
         """
         import tensorflow as tf
 
         check_request(users, k)
+        signature, extra = RECOMMEND_K, {}
+        if popularity_penalty:
+            if RECOMMEND_PENALIZED not in self.model.signatures:
+                raise UsageError(f"{self.path} has no {RECOMMEND_PENALIZED} signature (exported "
+                                 f"before the popularity dial); export it again")
+            signature = RECOMMEND_PENALIZED
+            extra = {"popularity_penalty": tf.constant(popularity_penalty, tf.float32)}
         results = []
         for start in range(0, len(users), _CHUNK):
             chunk = users[start:start + _CHUNK]
             items = tf.ragged.constant(chunk, dtype=tf.string).to_tensor(default_value="")
-            outputs = self.model.signatures[RECOMMEND_K](items=items, k=tf.constant(k, tf.int32))
+            outputs = self.model.signatures[signature](items=items, k=tf.constant(k, tf.int32),
+                                                      **extra)
             known = outputs["num_known"].numpy()
             ids, scores = outputs["item_ids"].numpy().astype(str), outputs["scores"].numpy()
             for row, user in enumerate(chunk):
@@ -181,14 +191,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recommend the most popular items to a user with no known item "
                              "(default: report an error, exit code 1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--popularity-penalty", type=cli_types.non_negative_float, default=0.0,
+                        metavar="BETA", help="rank by score - BETA * log(1 + training count): "
+                        "fewer popular items (0 = the model's own ranking)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         users = read_batch(args.batch) if args.batch else [parse_items(args.items)]
         check_request(users, args.k)  # before the (slower) model load
-        results = Recommender(args.model).recommend(users, args.k,
-                                                    fallback_popular=args.fallback_popular)
+        results = Recommender(args.model).recommend(
+            users, args.k, fallback_popular=args.fallback_popular,
+            popularity_penalty=args.popularity_penalty)
     except UsageError as err:
         print(f"tfbt recommend: error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,10 @@ Signatures (inputs and outputs by key):
   encoder export: ``embedding`` float ``[B, D]``, ``num_known`` int32 ``[B]``; recommender
   export: ``item_ids`` string ``[B, K]``, ``scores`` float ``[B, K]``, ``num_known``.
 * ``recommend_k`` (recommender only): ``items`` and ``k`` int32 scalar -> as above with K = k.
+* ``recommend_penalized`` (recommender only): ``items``, ``k`` and ``popularity_penalty``
+  float32 scalar β -> as ``recommend_k``, ranked by ``score - β · log(1 + training count)``
+  (the popularity dial; those are the returned scores). β = 0 gives ``recommend_k``'s output
+  bit for bit.
 
 A recommender answers a user with no known item (an empty or all-unknown history) with an
 explicit fallback rather than arbitrary ids: the ``K`` most popular training items (the counts in
@@ -23,8 +27,10 @@ DEFAULT_ROOT = "saved_models"  # where exports go unless --root says otherwise
 
 SERVING_DEFAULT = "serving_default"
 RECOMMEND_K = "recommend_k"
+RECOMMEND_PENALIZED = "recommend_penalized"
 ITEMS_INPUT = "items"
 K_INPUT = "k"
+PENALTY_INPUT = "popularity_penalty"
 
 METADATA_ASSET = "tfbt.json"  # what was exported, from which run and dataset
 COUNTS_ASSET = "item_counts.tsv"  # training popularity, for a fallback

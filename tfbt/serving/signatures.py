@@ -17,6 +17,10 @@ Signatures (``B`` users, ``L`` any width, ``D`` the representation size):
   the user's own items excluded; slots beyond the items left to recommend hold ``""``/``-inf``.
   A user with no known item (an empty or all-unknown history, ``num_known = 0``) gets the
   explicit fallback: the most popular training items, scored by their interaction counts.
+  ``recommend_penalized(items, k, popularity_penalty: float32 [])``: the same, ranked by
+  ``user · item - β · log(1 + count)`` (the serving-time popularity dial; a served model moves
+  along its accuracy/diversity trade-off without retraining; β = 0 is ``recommend_k`` bit for
+  bit, and the fallback is not penalised).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfbt import data
-from tfbt.serving.format import RECOMMEND_K, SERVING_DEFAULT
+from tfbt.serving.format import RECOMMEND_K, RECOMMEND_PENALIZED, SERVING_DEFAULT
 from tfrecords_builder import schema
 
 
@@ -105,14 +109,17 @@ class RecommenderModel(RawIdModel):
         # [N] (the counts of the export's item_counts.tsv).
         counts = data.item_counts(source.data_dir, metadata=source.metadata, split="test")
         self.popularity = tf.constant(counts[1:self.num_items + 1], tf.float32)
+        self.log_popularity = tf.math.log1p(self.popularity)                  # the dial's [N]
         self.item_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
             self.vocabulary, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string,
             tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
 
-    def recommend(self, items, k):
+    def recommend(self, items, k, popularity_penalty=None):
         users, known = self.users(items)                                       # [B, D]
         table = tf.cast(self._item_table()[1:self.num_items + 1], tf.float32)   # [N, D]
         scores = tf.matmul(users, table, transpose_b=True)                    # [B, N]
+        if popularity_penalty is not None:  # β = 0 subtracts exact zeros: scores unchanged
+            scores -= popularity_penalty * self.log_popularity[None, :]
         own = tf.stack([known.value_rowids(), known.values - 1], axis=1)      # [P, 2]
         scores = tf.tensor_scatter_nd_update(
             scores, own, tf.fill(tf.shape(own)[:1], float("-inf")))
@@ -134,8 +141,18 @@ class RecommenderModel(RawIdModel):
         tf.debugging.assert_positive(k, message="k must be >= 1")
         return self.recommend(items, tf.minimum(k, self.num_items))
 
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="items"),
+                                  tf.TensorSpec([], tf.int32, name="k"),
+                                  tf.TensorSpec([], tf.float32, name="popularity_penalty")])
+    def recommend_penalized(self, items, k, popularity_penalty):
+        tf.debugging.assert_positive(k, message="k must be >= 1")
+        tf.debugging.assert_non_negative(popularity_penalty,
+                                         message="popularity_penalty must be >= 0")
+        return self.recommend(items, tf.minimum(k, self.num_items), popularity_penalty)
+
     def signatures(self) -> dict:
-        return {SERVING_DEFAULT: self.serve, RECOMMEND_K: self.recommend_k}
+        return {SERVING_DEFAULT: self.serve, RECOMMEND_K: self.recommend_k,
+                RECOMMEND_PENALIZED: self.recommend_penalized}
 
 
 def describe_signatures(module: RawIdModel) -> dict:
