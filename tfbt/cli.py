@@ -43,6 +43,8 @@ SUBCOMMANDS = {
              "the end-to-end demo on the embedded synthetic dataset"),
 }
 WITHOUT_TENSORFLOW = frozenset({"download"})
+# Commands that train under --strategy multi-worker (tfbt.runs.workers); the others refuse it.
+MULTI_WORKER = frozenset({"train", "pretrain"})
 
 
 def _parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -91,7 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.run(args)
+    from tfbt.runs import environment
+
+    if getattr(args, "strategy", None) == "multi-worker" and args.command in MULTI_WORKER:
+        try:  # before the command runs any TensorFlow op, as the strategy requires
+            environment.start_strategy("multi-worker")
+        except environment.ClusterError as err:
+            print(f"tfbt {args.command}: error: {err}", file=sys.stderr)
+            return 2
+    try:
+        return args.run(args)
+    except environment.WorkerLost as err:
+        print(f"tfbt {args.command}: error: {err}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

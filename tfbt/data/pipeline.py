@@ -174,6 +174,12 @@ def _finish(batches: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
     options = tf.data.Options()
     options.deterministic = deterministic
     options.autotune.enabled = False
+    # Under MultiWorkerMirroredStrategy every worker runs this pipeline whole and keeps its
+    # part of each global batch (sharding by record): the workers take the same number of steps
+    # (none waits in a collective for a peer that has run out) and the global batch is the one
+    # a single process reads. Sharding by file would skew the steps with unequal shards.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 

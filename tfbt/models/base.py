@@ -9,7 +9,8 @@ questions every model would otherwise answer on its own, and get wrong in one co
   the same seed match;
 * under ``tf.distribute`` the strategy sums gradients across replicas, so every term that is
   the same on every replica (a global-batch loss, the weight regularisers in
-  ``self.losses``) is divided by the replica count, and so is each replica's own mean loss;
+  ``self.losses``) is divided by the replica count, and so is each replica's own mean loss
+  (weighted by ``replica_share`` where replicas average over different row counts);
 * evaluation uses a fixed seed, so validation losses are comparable across epochs.
 """
 
@@ -17,6 +18,21 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+
+def replica_share(count):
+    """``count`` (this replica's rows of a mean) over the replicas' average count.
+
+    A loss that is a mean over rows (next-item positions) differs in row count between
+    replicas; multiplied by this weight, the replicas' losses average to the mean over the
+    global batch, so gradients equal a one-device step's. 1 with one replica.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.constant(1.0)
+    count = tf.cast(count, tf.float32)
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.math.divide_no_nan(count * context.num_replicas_in_sync, total)
 
 
 class TfbtModel(keras.Model):
@@ -69,10 +85,27 @@ class TfbtModel(keras.Model):
                                        training=False)
         return self._update_metrics(values)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras builds compiled losses and metrics here from a sample batch that it first
+        averages over the replicas, which fails for a dict batch under
+        ``MultiWorkerMirroredStrategy``. A ``TfbtModel`` has neither (its step and trackers are
+        its own): once it is built, only the optimizer is built, in the strategy's scope."""
+        if not self.built:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
     def _update_metrics(self, values):
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        strategy = tf.distribute.get_strategy()
+        if getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+            # Keras averages the logs over workers with reduce(MEAN, axis=0): give each a
+            # batch axis of 1 ([] -> [1]), which that reduce removes again.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

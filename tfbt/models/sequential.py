@@ -36,7 +36,7 @@ from tfbt.losses import (
     btsr_barlow_twins_loss,
 )
 from tfbt.losses.next_item import all_positions, real_positions
-from tfbt.models.base import TfbtModel
+from tfbt.models.base import TfbtModel, replica_share
 from tfbt.models.length_chunks import (
     encode_in_length_chunks,
     in_batch_order,
@@ -190,7 +190,10 @@ class SequentialRecommender(TfbtModel):
             positives = tf.concat([positives, tf.zeros_like(extra, positives.dtype)], axis=0)
         x, y, last = self._encode(items, positives, training)
         last = tf.math.l2_normalize(last, axis=-1)
-        ce = self.next_item_loss(x, y, self.item_embeddings, seed)
+        # A mean over this replica's positions, weighted so that replicas average to the mean
+        # over the global batch's positions.
+        ce = self.next_item_loss(x, y, self.item_embeddings, seed) * replica_share(
+            tf.math.count_nonzero(y))
         values = {"ce": ce, "loss": ce}
         if use_twins:
             pairs = tf.shape(last)[0] - batch - (batch if dropout_pairs else 0)

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from tfbt import cli_types
-from tfbt.runs import layout, options, preset, sweep
+from tfbt.runs import environment, layout, options, preset, sweep
+from tfbt.runs.environment import DONE_ELSEWHERE
 from tfbt.runs.config import PretrainConfig, TrainConfig
 from tfbt.runs.train import train
 
@@ -57,6 +58,9 @@ def run_train(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt train: error: {err}", file=sys.stderr)
         return 2
+    if not environment.is_chief_process():
+        print(DONE_ELSEWHERE)
+        return 0
     print(summary(results))
     print(f"results in {Path(args.output) / layout.RESULTS_FILE}, model in "
           f"{Path(args.output) / layout.MODEL_FILE}")
@@ -124,5 +128,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt pretrain: error: {err}", file=sys.stderr)
         return 2
+    if not environment.is_chief_process():
+        print(DONE_ELSEWHERE)
+        return 0
     print(f"encoder saved to {Path(config.output) / layout.ENCODER_FILE}")
     return 0

@@ -19,7 +19,7 @@ from tfbt.data.augment import SequenceAugmenter
 from tfbt.layers import ProjectorMLP
 from tfbt.layers.encoders import build_encoder
 from tfbt.models import BarlowTwinsPretrainer, encoder_model
-from tfbt.runs import environment, layout
+from tfbt.runs import environment, layout, workers
 from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
 from tfbt.runs.config import PretrainConfig
 
@@ -45,19 +45,23 @@ def pretrain(config: PretrainConfig, *, overwrite: bool = False, callbacks=(),
              verbose="auto") -> tuple[keras.Model, dict]:
     """Runs pretraining; returns the encoder model and the training history.
 
-    The encoder is saved to ``output/encoder.keras``. The folder follows ``layout.run_folder``:
+    The encoder is saved to ``output/encoder.keras`` (multi-worker: by the chief only, see
+    ``tfbt.runs.workers``). The folder follows ``layout.run_folder``:
     a finished run there is refused unless ``overwrite``; a run interrupted before the end
     resumes from its last finished epoch when called again with the same config; a run that
     fails removes what it created.
     """
-    with layout.run_folder(config.output, dataclasses.asdict(config),
-                           finished=(layout.ENCODER_FILE,), overwrite=overwrite):
-        return _pretrain(config, callbacks=callbacks, verbose=verbose)
+    strategy = environment.make_strategy(config.strategy)  # multi-worker: before any op
+    with workers.run_output(config.output, environment.cluster_or_none(strategy)) as output, \
+            layout.run_folder(output, dataclasses.asdict(config),
+                              finished=(layout.ENCODER_FILE,), overwrite=overwrite):
+        return _pretrain(config, output=output, strategy=strategy, callbacks=callbacks,
+                         verbose=verbose)
 
 
-def _pretrain(config: PretrainConfig, *, callbacks, verbose) -> tuple[keras.Model, dict]:
-    """``pretrain`` in a prepared run folder."""
-    output = Path(config.output)
+def _pretrain(config: PretrainConfig, *, output: Path, strategy, callbacks,
+              verbose) -> tuple[keras.Model, dict]:
+    """``pretrain`` in a prepared run folder (multi-worker: the chief's, or a temporary one)."""
     metadata = data.load_metadata(config.data)
     metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
     if metadata.num_users < config.batch_size:
@@ -69,18 +73,23 @@ def _pretrain(config: PretrainConfig, *, callbacks, verbose) -> tuple[keras.Mode
         config.data, mode="sequence", batch_size=config.batch_size, max_len=config.max_len,
         shuffle=True, seed=config.seed, repeat=config.steps_per_epoch is not None,
         drop_remainder=True, metadata=metadata)
-    with environment.make_strategy(config.strategy).scope():
+    with strategy.scope():
         model = build_pretrainer(config, metadata)
         model.build((None, config.max_len))
-    history = model.fit(
-        dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself (Keras would warn that it ignores True)
-        callbacks=[*run_callbacks(output, monitor_collapse=True), *callbacks])
+    with workers.peers_watched(strategy):
+        history = model.fit(
+            dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself (Keras would warn that it ignores True)
+            callbacks=workers.callbacks_for(
+                strategy, [*run_callbacks(output, monitor_collapse=True), *callbacks]))
     if stopped_on_nan(history):
         raise FloatingPointError(
             f"pretraining stopped: the loss became NaN/inf ({history.history['loss'][-1]}); "
             f"lower --learning-rate or --lambd")
     encoder = encoder_model(model.encoder, config.max_len)
+    if not workers.is_chief(strategy):
+        return encoder, history.history  # the chief writes the run folder
     encoder.save(output / layout.ENCODER_FILE)
     layout.write_json(output / layout.HISTORY_FILE, history.history)
     return encoder, history.history

@@ -80,6 +80,9 @@ def sweep(config: TrainConfig, alphas: Sequence[float], *, overwrite: bool = Fal
     ``{"protocol", "seed", "data", "rows": [{"alpha", "valid": {...}, "test": {...},
     "epochs_run", "best_epoch", "wall_time_s", "validation_curve", "run"}, ...]}``.
     """
+    if config.strategy == "multi-worker":
+        raise ValueError("sweep-alpha runs in one process; for several hosts, run `tfbt train "
+                         "--strategy multi-worker` once per alpha")
     alphas = [float(a) for a in alphas]
     if not alphas or min(alphas) < 0 or len(set(alphas)) != len(alphas):
         raise ValueError(f"alphas must be distinct values >= 0; got {alphas}")

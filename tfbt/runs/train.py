@@ -126,26 +126,32 @@ def full_ranking(model, dataset, num_items, **kwargs) -> dict:
 
 
 def train(config: TrainConfig, *, overwrite: bool = False, callbacks=(),
-          verbose="auto") -> dict:
+          verbose="auto") -> dict | None:
     """Trains, selects the epoch by validation, evaluates the test split; returns the results.
 
     The results dict is also written to ``output/results.json`` and the model to
     ``output/model.keras``. The folder follows ``layout.run_folder``: a finished run there is
     refused unless ``overwrite``, an unfinished one resumes only with the same config, and a
-    run that fails removes what it created.
+    run that fails removes what it created. Under ``strategy="multi-worker"`` only the chief
+    validates and writes ``output`` (``tfbt.runs.workers``); the other workers return ``None``.
     """
+    from tfbt.runs import workers
+
     started = time.time()
     config = config.resolved()
-    with layout.run_folder(config.output, dataclasses.asdict(config),
-                           finished=(layout.MODEL_FILE, layout.RESULTS_FILE),
-                           overwrite=overwrite) as resume:
-        return _train(config, resume=resume, started=started, callbacks=callbacks,
-                      verbose=verbose)
+    strategy = environment.make_strategy(config.strategy)  # multi-worker: before any op
+    with workers.run_output(config.output, environment.cluster_or_none(strategy)) as output, \
+            layout.run_folder(output, dataclasses.asdict(config),
+                              finished=(layout.MODEL_FILE, layout.RESULTS_FILE),
+                              overwrite=overwrite) as resume:
+        return _train(config, output=output, strategy=strategy, resume=resume,
+                      started=started, callbacks=callbacks, verbose=verbose)
 
 
-def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verbose) -> dict:
-    """``train`` in a prepared run folder (``resume``: continue its ``backup/``)."""
-    output = Path(config.output)
+def _train(config: TrainConfig, *, output: Path, strategy, resume: bool, started: float,
+           callbacks, verbose) -> dict | None:
+    """``train`` in a prepared run folder (``resume``: continue its ``backup/``); ``None``
+    on a multi-worker run's workers other than the chief."""
     metadata = data.load_metadata(config.data)
     metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
     environment.set_seed(config.seed, deterministic=not config.jit_compile)
@@ -153,12 +159,13 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     counts = data.item_counts(config.data, metadata=metadata,
                               temporal=config.temporal_options())
     genres = load_item_genres(config.data, metadata)
-    with environment.make_strategy(config.strategy).scope():
+    with strategy.scope():
         model = build_model(config, metadata, item_counts=counts)
     if config.init_from:
         from tfbt.runs.init_from import initialize_from_pretraining
 
         initialize_from_pretraining(model.encoder, config.init_from, config.data)
+    from tfbt.runs import workers
     from tfbt.runs.callbacks import (
         FullRankingEarlyStopping,
         run_callbacks,
@@ -169,9 +176,14 @@ def _train(config: TrainConfig, *, resume: bool, started: float, callbacks, verb
     early_stopping = FullRankingEarlyStopping(
         validation, num_items=metadata.num_items, state_dir=output, every=config.eval_every,
         rule=config.selection_rule(), item_counts=counts, resume=resume)
-    history = model.fit(
-        training_dataset(config, metadata), epochs=config.epochs, verbose=verbose, shuffle=False,
-        callbacks=[early_stopping, *run_callbacks(output), *callbacks])
+    with workers.peers_watched(strategy):
+        history = model.fit(
+            training_dataset(config, metadata), epochs=config.epochs, verbose=verbose,
+            shuffle=False, callbacks=workers.callbacks_for(
+                strategy, [early_stopping, *run_callbacks(output), *callbacks],
+                chief_only=[early_stopping]))
+    if not workers.is_chief(strategy):
+        return None  # the chief validates, tests and writes the run folder
     if stopped_on_nan(history):
         raise FloatingPointError(
             f"training stopped: the loss became NaN/inf ({history.history['loss'][-1]}); "
