@@ -13,7 +13,7 @@ import importlib
 import sys
 
 import tfbt  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfbt import startup
+from tfbt import exits, startup
 
 # name -> (module, its add-arguments function, its run function, help).
 SUBCOMMANDS = {
@@ -87,6 +87,9 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs ``tfbt ARGV``; returns the exit code. As the program itself (``argv`` None) it
+    ends the process with that code (``tfbt.exits.exit_process``)."""
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser(argv)
     args = parser.parse_args(argv)
@@ -101,11 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         except environment.ClusterError as err:
             print(f"tfbt {args.command}: error: {err}", file=sys.stderr)
             return 2
-    try:
-        return args.run(args)
-    except environment.WorkerLost as err:
-        print(f"tfbt {args.command}: error: {err}", file=sys.stderr)
-        return 3
+
+    def run(args):
+        try:
+            return args.run(args)
+        except environment.WorkerLost as err:
+            print(f"tfbt {args.command}: error: {err}", file=sys.stderr)
+            return 3
+
+    code = exits.run_command(args.command, run, args)
+    if as_program:
+        exits.exit_process(code)
+    return code
 
 
 if __name__ == "__main__":

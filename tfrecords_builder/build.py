@@ -39,6 +39,8 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfbt.fs import kinds, lock
+from tfbt.fs.processes import process_alive
 from tfrecords_builder import schema
 from tfrecords_builder.raw import RawDataset
 
@@ -322,6 +324,10 @@ def check_output_dir(out_dir: Path, overwrite: bool) -> None:
         return
     if not out_dir.is_dir():
         raise BuildError(f"{out_dir} exists and is not a folder")
+    try:
+        kinds.claim(out_dir, "build")
+    except kinds.FolderKindError as err:
+        raise BuildError(str(err)) from None
     if not overwrite:
         raise BuildError(f"{out_dir} already exists; pass overwrite=True (--overwrite) to "
                          f"replace it")
@@ -333,16 +339,6 @@ def check_output_dir(out_dir: Path, overwrite: bool) -> None:
 def is_builder_file(name: str) -> bool:
     """Whether a dataset folder's entry ``name`` is one the builder writes."""
     return name in _BUILDER_FILES or bool(_SHARD_NAME.fullmatch(name))
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def remove_stale_staging(out_dir: Path) -> list[Path]:
@@ -360,7 +356,7 @@ def remove_stale_staging(out_dir: Path) -> list[Path]:
             continue
         if match.group(2) is None:
             unknown.append(sibling)
-        elif not _process_alive(int(match.group(2))):
+        elif not process_alive(int(match.group(2))):
             stale.append(sibling)
     for sibling in unknown:
         print(f"tfbt build: {sibling} was left by an interrupted build; delete it if no build "
@@ -390,14 +386,23 @@ def staged_output(out_dir: str | os.PathLike, overwrite: bool = False) -> Iterat
     On any error the temporary folder is deleted and ``out_dir`` is left as it was. With
     ``overwrite`` the old folder is renamed away, the entries the builder did not write
     (``is_builder_file``: a user's own files) are moved into the new one, the new one is
-    renamed in, then the old deleted. Staging folders of builds that were killed are removed
-    first (``remove_stale_staging``).
+    renamed in, then the old deleted. A second build of the same ``out_dir`` is refused while
+    this one runs (``tfbt.fs.lock``, on the hidden sibling ``.<name>.tfbt-lock``); staging
+    folders of builds that were killed are removed first (``remove_stale_staging``).
     """
     out_dir = Path(os.path.abspath(out_dir))  # a name to put beside, even for "."
-    if out_dir.parent.is_dir():
-        remove_stale_staging(out_dir)
     check_output_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with lock.exclusive(out_dir.with_name(f".{out_dir.name}{lock.LOCK_FILE}"),
+                        f"dataset {out_dir}"):
+        remove_stale_staging(out_dir)
+        with _staged(out_dir, overwrite) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _staged(out_dir: Path, overwrite: bool) -> Iterator[Path]:
+    """``staged_output`` once its lock is held."""
     tmp = _staging_name(out_dir, "tmp")
     tmp.mkdir()
     try:

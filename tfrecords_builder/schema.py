@@ -174,5 +174,9 @@ class Metadata:
 
 
 def read_vocab(directory: str | os.PathLike, name: str = ITEM_VOCAB_FILE) -> list[str]:
-    """Raw ids in index order: line ``i`` holds the raw id of index ``i + 1``."""
-    return Path(directory, name).read_text().splitlines()
+    """Raw ids in index order: line ``i`` holds the raw id of index ``i + 1``.
+
+    Read as UTF-8 and split on ``\\n`` alone, as TensorFlow's lookup reads the file
+    (``str.splitlines`` would also split ids at characters such as U+2028 or U+0085)."""
+    lines = Path(directory, name).read_text(encoding="utf-8").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines

@@ -70,17 +70,22 @@ def test_resume_with_other_arguments_is_refused_before_writing(tiny, tmp_path):
 
 
 def test_failed_run_leaves_nothing_behind(tiny, tmp_path):
-    # --epochs below --eval-every fails after training, when the folder is full.
-    failing = dict(SMALL, epochs=1, eval_every=2)
+    class Fail(keras.callbacks.Callback):  # fails after training, when the folder is full
+        def on_train_end(self, logs=None):
+            raise RuntimeError("failed late")
+
+    failing = dict(SMALL, epochs=1)
     fresh = tmp_path / "fresh"
-    with pytest.raises(ValueError, match="no validation evaluation ran"):
-        train.train(train.TrainConfig(data=str(tiny), output=str(fresh), **failing), verbose=0)
+    with pytest.raises(RuntimeError, match="failed late"):
+        train.train(train.TrainConfig(data=str(tiny), output=str(fresh), **failing),
+                    callbacks=[Fail()], verbose=0)
     assert not fresh.exists()
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="no validation evaluation ran"):
-        train.train(train.TrainConfig(data=str(tiny), output=str(kept), **failing), verbose=0)
+    with pytest.raises(RuntimeError, match="failed late"):
+        train.train(train.TrainConfig(data=str(tiny), output=str(kept), **failing),
+                    callbacks=[Fail()], verbose=0)
     assert snapshot(kept) == {__import__("pathlib").Path("notes.txt"): b"mine"}
     # A dataset that cannot be opened fails before the folder exists.
     with pytest.raises(ValueError, match="metadata.json"):

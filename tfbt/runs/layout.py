@@ -25,6 +25,8 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tfbt.fs import kinds, lock
+
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 BACKUP_DIR = "backup"
@@ -40,7 +42,7 @@ DUAL_ENCODER_DIR = "dual_encoder"  # `tfbt train-dual-encoder`: the towers' TF c
 # Everything a run writes into its folder: what `--overwrite` replaces (other files stay).
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, ENCODER_FILE, MODEL_FILE,
              RESULTS_FILE, VALIDATION_FILE, BEST_WEIGHTS_FILE, DUAL_ENCODER_DIR, CHECKPOINTS_DIR,
-             VALIDATION_RANKS_DIR)
+             VALIDATION_RANKS_DIR, kinds.MARKER)
 
 
 class RunFolderError(ValueError):
@@ -170,23 +172,45 @@ def prepare_run_folder(output: str | os.PathLike, config: dict, *, finished: Seq
 
 @contextlib.contextmanager
 def run_folder(output: str | os.PathLike, config: dict, *, finished: Sequence[str],
-               overwrite: bool = False) -> Iterator[bool]:
-    """``prepare_run_folder``, then runs the block; yields whether the run resumes.
+               overwrite: bool = False, command: str) -> Iterator[bool]:
+    """``prepare_run_folder`` under the folder's lock, then runs the block; yields whether the
+    run resumes.
+
+    Before anything is written, a folder made by another command (``tfbt.fs.kinds``: another
+    run, a dataset, an export) is refused whatever ``overwrite`` says, and a folder that another
+    live process is writing is refused naming it (``tfbt.fs.lock``). The folder then records
+    ``command`` as its maker.
 
     When the block raises an ``Exception`` what it created is removed: the folder itself if it
     did not exist before, else the entries that are new in it. An interrupted run
     (``KeyboardInterrupt``, a kill) keeps its ``backup/`` so that the same command resumes it.
     """
     output = Path(output)
-    resume = prepare_run_folder(output, config, finished=finished, overwrite=overwrite)
+    if output.exists() and not output.is_dir():
+        raise RunFolderError(f"{output} exists and is not a folder")
+    kinds.claim(output, command)
     existed = output.is_dir()
-    before = set(os.listdir(output)) if existed else set()
+    output.mkdir(parents=True, exist_ok=True)
     try:
-        yield resume
+        with _writer_lock(output):
+            resume = prepare_run_folder(output, config, finished=finished, overwrite=overwrite)
+            before = set(os.listdir(output))
+            kinds.mark(output, command)
+            try:
+                yield resume
+            except Exception:
+                for name in set(os.listdir(output)) - before - {lock.LOCK_FILE}:
+                    _remove(output / name)
+                raise
+    except lock.FolderBusyError:
+        raise  # the folder is the other process's now: leave it
     except Exception:
-        if not existed:
+        if not existed and output.is_dir() and not (set(os.listdir(output)) - {lock.LOCK_FILE}):
             shutil.rmtree(output, ignore_errors=True)
-        elif output.is_dir():
-            for name in set(os.listdir(output)) - before:
-                _remove(output / name)
         raise
+
+
+def _writer_lock(output: Path):
+    """The run folder's lock (a multi-worker cluster's other workers write temporary folders:
+    ``tfbt.runs.workers``)."""
+    return lock.exclusive(output / lock.LOCK_FILE, f"run folder {output}")

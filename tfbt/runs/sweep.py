@@ -87,6 +87,9 @@ def sweep(config: TrainConfig, alphas: Sequence[float], *, overwrite: bool = Fal
     if not alphas or min(alphas) < 0 or len(set(alphas)) != len(alphas):
         raise ValueError(f"alphas must be distinct values >= 0; got {alphas}")
     output = Path(config.output)
+    kinds.claim(output, "sweep-alpha")
+    output.mkdir(parents=True, exist_ok=True)
+    kinds.mark(output, "sweep-alpha")
     rows = []
     for alpha in sorted(alphas):
         run = dataclasses.replace(config, model="sasrec" if alpha == 0 else "btsr", alpha=alpha,

@@ -24,7 +24,7 @@ from pathlib import Path
 from tfbt import data
 from tfbt.data import splits
 from tfbt.data.catalog import read_catalog
-from tfbt.runs import environment, layout
+from tfbt.runs import environment, layout, preflight
 from tfbt.runs.config import TrainConfig
 from tfrecords_builder import schema
 
@@ -143,7 +143,7 @@ def train(config: TrainConfig, *, overwrite: bool = False, callbacks=(),
     with workers.run_output(config.output, environment.cluster_or_none(strategy)) as output, \
             layout.run_folder(output, dataclasses.asdict(config),
                               finished=(layout.MODEL_FILE, layout.RESULTS_FILE),
-                              overwrite=overwrite) as resume:
+                              overwrite=overwrite, command="train") as resume:
         return _train(config, output=output, strategy=strategy, resume=resume,
                       started=started, callbacks=callbacks, verbose=verbose)
 
@@ -154,6 +154,7 @@ def _train(config: TrainConfig, *, output: Path, strategy, resume: bool, started
     on a multi-worker run's workers other than the chief."""
     metadata = data.load_metadata(config.data)
     metadata.verify_shards(config.data)  # flipped bytes: a clear error now, not mid-training
+    preflight.check_train(config, metadata, training_users(config, metadata))
     environment.set_seed(config.seed, deterministic=not config.jit_compile)
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
     counts = data.item_counts(config.data, metadata=metadata,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from tfbt import cli_types
-from tfbt.runs import layout
+from tfbt.runs import layout, preflight
 
 
 @dataclasses.dataclass
@@ -88,9 +88,10 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
     config = config.checked()
     output = Path(config.output)
     metadata = data.load_metadata(config.data)
+    preflight.check_dual_encoder(config, metadata)
     with layout.run_folder(output, dataclasses.asdict(config),
                            finished=(layout.DUAL_ENCODER_DIR, layout.RESULTS_FILE),
-                           overwrite=overwrite):
+                           overwrite=overwrite, command="train-dual-encoder"):
         started = time.time()
         layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
         model = train_dual_encoder(

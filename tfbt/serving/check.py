@@ -56,8 +56,10 @@ model = tf.saved_model.load(sys.argv[1])
 def spec(tensor):
     return [tensor.dtype.name, tensor.shape.as_list()]
 
-def numpy(tensor):
-    return (tensor.numpy().astype(str) if tensor.dtype == tf.string else tensor.numpy()).tolist()
+def numpy(tensor):  # strings as UTF-8 text (numpy's astype(str) would decode them as ASCII)
+    if tensor.dtype == tf.string:
+        return [[b.decode("utf-8") for b in row] for row in tensor.numpy().tolist()]
+    return tensor.numpy().tolist()
 
 signatures = {name: {"inputs": {k: spec(v) for k, v in fn.structured_input_signature[1].items()},
                      "outputs": {k: spec(v) for k, v in fn.structured_outputs.items()}}
@@ -70,6 +72,13 @@ for call in json.load(sys.stdin):
     outputs.append({k: numpy(v) for k, v in result.items()})
 print("\\n" + json.dumps({"signatures": signatures, "outputs": outputs}))
 """
+
+
+def decode_utf8(values: np.ndarray) -> np.ndarray:
+    """A string tensor's bytes as text, any shape (``astype(str)`` decodes as ASCII and fails on
+    any other id)."""
+    return np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(values) if values.size \
+        else values.astype(object)
 
 
 def compare_outputs(expected: list[dict], actual: list[dict], calls: list[dict]) -> None:
@@ -101,7 +110,7 @@ def verify(path, module: RawIdModel, calls: list[dict]) -> dict:
       ExportVerificationError: the reload failed, a signature is missing or an output differs.
     """
     signatures = module.signatures()
-    expected = [{k: v.numpy().astype(str) if v.dtype == tf.string else v.numpy()
+    expected = [{k: decode_utf8(v.numpy()) if v.dtype == tf.string else v.numpy()
                  for k, v in signatures[call["signature"]](
                      **{k: tf.constant(v) for k, v in call["inputs"].items()}).items()}
                 for call in calls]

@@ -5,7 +5,9 @@ Loads a ``tfbt export --kind recommender`` SavedModel with plain TensorFlow
 answers exactly what TF Serving would, the popularity fallback included. Titles come from the
 export's ``items.tsv`` asset.
 
-Items are raw ids (as in the source data), chronological, comma- or space-separated. Ids the
+Items are raw ids (as in the source data), chronological: ``--items`` comma- or
+space-separated; ``--items-json`` a JSON list and ``--items-file`` one id per line, for ids that
+hold spaces or commas (any UTF-8 text). Ids the
 model does not know are ignored (and reported); a user with no known item, or no item at all
 (``--items ""``, a blank line of a batch file), gets an error (exit code 1), or with
 ``--fallback-popular`` the signature's fallback: the most popular training items.
@@ -27,6 +29,8 @@ from tfbt.serving.format import (
     RECOMMEND_PENALIZED,
     TITLES_ASSET,
     VOCAB_ASSET,
+    VOCAB_CHECKSUM_KEY,
+    vocabulary_checksum,
 )
 
 _CHUNK = 1024  # users per call
@@ -39,6 +43,36 @@ class UsageError(ValueError):
 def parse_items(text: str) -> list[str]:
     """Raw ids from ``"1193,661 914"``: comma- or whitespace-separated, empty entries dropped."""
     return [item for item in re.split(r"[,\s]+", text.strip()) if item]
+
+
+def parse_items_json(text: str) -> list[str]:
+    """Raw ids from a JSON list of strings (``'["a b", "c,d"]'``): ids with spaces or commas."""
+    try:
+        items = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"--items-json: not JSON ({err}); expected a list of strings such as "
+                         f"'[\"a b\", \"c,d\"]'") from None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise UsageError(f"--items-json: expected a JSON list of strings, got "
+                         f"{_quote(json.dumps(items))}")
+    return [item for item in items if item]
+
+
+def read_items_file(path) -> list[str]:
+    """One user's raw ids from a UTF-8 file, one id per line (blank lines skipped)."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the items file ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: byte {err.start} is not UTF-8; the items file must be UTF-8 "
+                         f"text") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.rstrip("\r")]
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    """``repr`` of at most ``limit`` characters of ``text``."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def read_batch(path) -> list[list[str]]:
@@ -92,7 +126,12 @@ class Recommender:
             raise UsageError(f"{model_dir}: not a model exported by `tfbt export` (expected "
                              f"saved_model.pb and assets/{METADATA_ASSET})")
         self.path = path
-        self.info = json.loads((assets / METADATA_ASSET).read_text())
+        self.info = json.loads((assets / METADATA_ASSET).read_text(encoding="utf-8"))
+        expected = self.info.get(VOCAB_CHECKSUM_KEY)  # None: exported before it was recorded
+        if expected and vocabulary_checksum(assets / VOCAB_ASSET) != expected:
+            raise UsageError(f"{assets / VOCAB_ASSET} was changed after the export (its SHA-256 "
+                             f"differs from the one in {METADATA_ASSET}); the model would "
+                             f"answer with other items: export the model again")
         try:
             self.model = tf.saved_model.load(str(path))
         except Exception as err:  # a truncated variables file fails in many ways (IndexError...)
@@ -102,7 +141,7 @@ class Recommender:
             raise UsageError(f"{path} is a {self.info.get('kind')} export without the "
                              f"{RECOMMEND_K} signature; export a recommender (`tfbt export "
                              f"--kind recommender`)")
-        vocabulary = (assets / VOCAB_ASSET).read_text(encoding="utf-8").splitlines()
+        vocabulary = (assets / VOCAB_ASSET).read_text(encoding="utf-8").split("\n")[:-1]
         self.vocabulary = set(vocabulary)
         self.titles = {}
         if (assets / TITLES_ASSET).is_file():
@@ -142,7 +181,8 @@ class Recommender:
             outputs = self.model.signatures[signature](items=items, k=tf.constant(k, tf.int32),
                                                       **extra)
             known = outputs["num_known"].numpy()
-            ids, scores = outputs["item_ids"].numpy().astype(str), outputs["scores"].numpy()
+            ids = [[b.decode("utf-8") for b in row] for row in outputs["item_ids"].numpy()]
+            scores = outputs["scores"].numpy()
             for row, user in enumerate(chunk):
                 result = {"items": user,
                           "unknown": [item for item in user if item not in self.vocabulary]}
@@ -185,6 +225,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--batch", metavar="FILE",
                         help="one user per line (raw ids separated by commas or spaces); "
                              "writes one JSON line per user")
+    source.add_argument("--items-json", metavar="JSON",
+                        help="one user's raw ids as a JSON list, oldest first, for ids with "
+                             "spaces or commas (e.g. '[\"a b\", \"c,d\"]')")
+    source.add_argument("--items-file", metavar="FILE",
+                        help="one user's raw ids, one per line (UTF-8), oldest first")
     parser.add_argument("-k", "--k", type=cli_types.positive_int, default=10,
                         help="number of recommendations (default: %(default)s)")
     parser.add_argument("--fallback-popular", action="store_true",
@@ -198,7 +243,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        users = read_batch(args.batch) if args.batch else [parse_items(args.items)]
+        users = (read_batch(args.batch) if args.batch
+                 else [parse_items_json(args.items_json)] if args.items_json is not None
+                 else [read_items_file(args.items_file)] if args.items_file is not None
+                 else [parse_items(args.items)])
         check_request(users, args.k)  # before the (slower) model load
         results = Recommender(args.model).recommend(
             users, args.k, fallback_popular=args.fallback_popular,

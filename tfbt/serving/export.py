@@ -31,10 +31,17 @@ import tensorflow as tf
 
 import tfbt
 from tfbt import data
+from tfbt.fs import kinds, lock, staging
 from tfbt.models.sequential import SequentialRecommender
 from tfbt.runs import layout
 from tfbt.serving.check import ExportVerificationError, sample_calls, verify
-from tfbt.serving.format import COUNTS_ASSET, DEFAULT_ROOT, METADATA_ASSET
+from tfbt.serving.format import (
+    COUNTS_ASSET,
+    DEFAULT_ROOT,
+    METADATA_ASSET,
+    VOCAB_CHECKSUM_KEY,
+    vocabulary_checksum,
+)
 from tfbt.serving.signatures import (
     EncoderModel,
     RecommenderModel,
@@ -145,10 +152,22 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
                   variables, config, results)
 
 
-def _model_dir_and_version(root, name: str, version: int | None, overwrite: bool):
+def _model_dir(root, name: str) -> Path:
+    """``root/name``; refuses a bad name and a root or model folder that holds a run or a
+    dataset."""
     if not name or name in (".", "..") or "/" in name or os.sep in name or name.startswith("."):
         raise ValueError(f"--name must be a plain folder name; got {name!r}")
-    model_dir = Path(root) / name
+    for folder, flag in ((Path(root), "--root"), (Path(root) / name, "--name")):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} exists and is not a folder; choose another {flag}")
+        if kinds.made_by(folder) == "export" and (folder / "saved_model.pb").is_file():
+            raise ValueError(f"{folder} is itself an export version; --root is the folder "
+                             f"that holds NAME/VERSION/")
+        kinds.claim(folder, "export", flag=flag)
+    return Path(root) / name
+
+
+def _version(model_dir: Path, version: int | None, overwrite: bool) -> int:
     if version is None:
         existing = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
         version = max(existing, default=0) + 1
@@ -157,7 +176,7 @@ def _model_dir_and_version(root, name: str, version: int | None, overwrite: bool
     if (model_dir / str(int(version))).exists() and not overwrite:
         raise FileExistsError(f"{model_dir / str(int(version))} exists; pass --overwrite to "
                               f"replace it, or leave out --version to write the next version")
-    return model_dir, int(version)
+    return int(version)
 
 
 def _write_assets(folder: Path, source: Source, info: dict) -> list[Path]:
@@ -165,24 +184,25 @@ def _write_assets(folder: Path, source: Source, info: dict) -> list[Path]:
     vocab = schema.read_vocab(source.data_dir)
     counts = data.item_counts(source.data_dir, metadata=source.metadata, split="test")
     (folder / COUNTS_ASSET).write_text("item\traw_id\tcount\n" + "".join(
-        f"{index}\t{raw_id}\t{counts[index]}\n" for index, raw_id in enumerate(vocab, 1)))
+        f"{index}\t{raw_id}\t{counts[index]}\n" for index, raw_id in enumerate(vocab, 1)),
+        encoding="utf-8")
     (folder / METADATA_ASSET).write_text(
-        json.dumps(info, indent=2, sort_keys=True, default=float) + "\n")
+        json.dumps(info, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
     assets = [folder / METADATA_ASSET, folder / COUNTS_ASSET]
     if (source.data_dir / schema.ITEM_INFO_FILE).is_file():
         assets.append(source.data_dir / schema.ITEM_INFO_FILE)
     return assets
 
 
-def _replace(staging: Path, target: Path) -> None:
-    """Moves the finished export into place (an old version is removed last)."""
+def _replace(folder: Path, target: Path) -> None:
+    """Moves the finished export ``folder`` into place (an old version is removed last)."""
     if target.exists():
-        old = staging.with_suffix(".old")
+        old = staging.old_name(folder)
         target.rename(old)
-        staging.rename(target)
+        folder.rename(target)
         shutil.rmtree(old)
     else:
-        staging.rename(target)
+        folder.rename(target)
 
 
 @dataclasses.dataclass
@@ -199,7 +219,26 @@ def _export(kind: str, source, name: str, *, root, version, overwrite, data_dir,
             verify_export: bool) -> Export:
     if k is not None and int(k) < 1:
         raise ValueError(f"k must be >= 1; got {k}")
-    model_dir, version = _model_dir_and_version(root, name, version, overwrite)
+    model_dir = _model_dir(root, name)
+    created = [folder for folder in (Path(root), model_dir) if not folder.exists()]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock.exclusive(model_dir / lock.LOCK_FILE, f"export folder {model_dir}"):
+            staging.remove_stale(model_dir)
+            return _publish(kind, source, name, model_dir, _version(model_dir, version, overwrite),
+                            data_dir=data_dir, max_len=max_len, k=k, verify_export=verify_export)
+    except lock.FolderBusyError:
+        raise  # the folders are the other export's
+    except BaseException:
+        for folder in reversed(created):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+def _publish(kind: str, source, name: str, model_dir: Path, version: int, *, data_dir,
+             max_len, k, verify_export: bool) -> Export:
+    """Writes ``model_dir/version`` (``_export`` holds the folder's lock)."""
     source = load_source(source, data_dir=data_dir, max_len=max_len)
     if kind == "encoder":
         module = EncoderModel(source)
@@ -219,27 +258,22 @@ def _export(kind: str, source, name: str, *, root, version, overwrite, data_dir,
         "config": source.config,
         "metrics": {split: source.results[split] for split in ("valid", "test")
                     if split in (source.results or {})} or None,
+        VOCAB_CHECKSUM_KEY: vocabulary_checksum(source.data_dir / schema.ITEM_VOCAB_FILE),
     }
-    created = [folder for folder in (Path(root), model_dir) if not folder.exists()]
     with tempfile.TemporaryDirectory() as assets_dir:
         module.assets = [tf.saved_model.Asset(str(path))
                          for path in _write_assets(Path(assets_dir), source, info)]
-        model_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=model_dir))
+        folder = staging.make(model_dir, f".{version}")
         try:
-            staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a serving user
             print(f"writing the SavedModel ({kind}, {len(source.variables)} variables) ...",
                   flush=True)
-            tf.saved_model.save(module, str(staging), signatures=module.signatures())
-            verification = verify(staging, module, sample_calls(
+            tf.saved_model.save(module, str(folder), signatures=module.signatures())
+            verification = verify(folder, module, sample_calls(
                 schema.read_vocab(source.data_dir), source.max_len,
                 kind == "recommender")) if verify_export else None
-            _replace(staging, model_dir / str(version))
+            _replace(folder, model_dir / str(version))
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            for folder in reversed(created):
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+            shutil.rmtree(folder, ignore_errors=True)
             raise
     return Export(model_dir / str(version), version, verification)
 

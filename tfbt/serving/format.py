@@ -20,7 +20,14 @@ explicit fallback rather than arbitrary ids: the ``K`` most popular training ite
 ``item_counts.tsv``), scored by their interaction counts, with ``num_known = 0`` so that a client
 can tell the fallback from a personal answer (``tfbt recommend`` reports it as an error unless
 ``--fallback-popular``).
+
+``tfbt.json`` records ``VOCAB_CHECKSUM_KEY``, the SHA-256 of ``item_vocab.txt`` as exported: the
+graph reads that asset when it loads, so an edited vocabulary would silently serve other items;
+``tfbt recommend`` refuses an export whose asset no longer matches.
 """
+
+import hashlib
+import os
 
 KINDS = ("encoder", "recommender")  # what `tfbt export --kind` writes
 DEFAULT_ROOT = "saved_models"  # where exports go unless --root says otherwise
@@ -36,3 +43,10 @@ METADATA_ASSET = "tfbt.json"  # what was exported, from which run and dataset
 COUNTS_ASSET = "item_counts.tsv"  # training popularity, for a fallback
 VOCAB_ASSET = "item_vocab.txt"  # raw item ids, line i = index i + 1
 TITLES_ASSET = "items.tsv"  # the dataset's item catalogue, when it has one
+VOCAB_CHECKSUM_KEY = "item_vocab_sha256"
+
+
+def vocabulary_checksum(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of the vocabulary file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()

@@ -53,6 +53,7 @@ from tfbt.experiments.liu2025.config import (
     variants,
 )
 from tfbt.experiments.liu2025.report import write_report
+from tfbt.fs import kinds, lock
 from tfbt.runs import environment, layout
 from tfbt.runs.layout import load_encoder
 from tfbt.runs.pretrain import PretrainConfig, pretrain
@@ -333,13 +334,25 @@ def _references(config, tasks, users, dual_encoder, seed, results):
                      "macro_f1": downstream.macro_f1(task.test.targets, predicted)})
 
 
+EXPERIMENT_COMMAND = "experiment liu2025"  # what its folders are marked with (tfbt.fs.kinds)
+
+
 def run_experiment(config: ExperimentConfig, *, log=print) -> dict:
     """Runs (or resumes) the whole grid; returns the ``results.json`` payload."""
+    output = Path(config.output)
+    kinds.claim(output, EXPERIMENT_COMMAND)
     metadata = data.load_metadata(config.data)
     main_tasks, ablation_tasks = validate(config, metadata)
-    task_names = tuple(dict.fromkeys(main_tasks + ablation_tasks))
-    output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
+    with lock.exclusive(output / lock.LOCK_FILE, f"experiment folder {output}"):
+        kinds.mark(output, EXPERIMENT_COMMAND)
+        return _run_grid(config, metadata, output, main_tasks, ablation_tasks, log)
+
+
+def _run_grid(config: ExperimentConfig, metadata, output: Path, main_tasks, ablation_tasks,
+              log) -> dict:
+    """``run_experiment`` in its claimed and locked ``output``."""
+    task_names = tuple(dict.fromkeys(main_tasks + ablation_tasks))
     results = Results(output / "results.json", config)  # refuses other settings before any work
     environment.set_seed(config.split_seed)
     users = downstream.load_users(config.data, [t for t in task_names
