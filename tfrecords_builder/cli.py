@@ -169,7 +169,8 @@ def _run_beam(args: argparse.Namespace, options, reader_options: dict):
 
 
 def run_verify(directory: str) -> int:
-    """``tfbt build --verify DIR``: 0 when every shard matches its checksum, else 2."""
+    """``tfbt build --verify DIR``: 0 when every shard matches its checksum and the records in
+    them match ``metadata.json`` (users, interactions, item and user ids), else 2."""
     import time
 
     from tfrecords_builder.schema import Metadata, MetadataError
@@ -178,16 +179,18 @@ def run_verify(directory: str) -> int:
     try:
         meta = Metadata.load(directory)
         meta.verify_shards(directory)
+        dataset_statistics(directory)  # the counts and ids in the shards against metadata.json
     except MetadataError as err:
         print(f"tfbt build: error: {err}", file=sys.stderr)
         return 2
     if not meta.shard_crc32:
-        print(f"{directory}: built without shard checksums (an older build): sizes checked "
-              f"only; rebuild to add them")
+        print(f"{directory}: built without shard checksums (an older build): sizes and "
+              f"contents checked, not checksums; rebuild to add them")
         return 0
     size = sum(meta.shard_bytes)
-    print(f"{directory}: {len(meta.shards)} shards, {size:,} bytes, checksums match "
-          f"({time.perf_counter() - started:.2f} s)")
+    print(f"{directory}: {len(meta.shards)} shards, {size:,} bytes, checksums match, "
+          f"{meta.num_users:,} users and {meta.num_interactions:,} interactions as in "
+          f"metadata.json ({time.perf_counter() - started:.2f} s)")
     return 0
 
 
@@ -215,6 +218,12 @@ def dataset_statistics(out_dir: str | os.PathLike) -> dict:
     if lengths.sum() != meta.num_interactions:
         problems.append(f"{lengths.sum()} interactions but num_interactions="
                         f"{meta.num_interactions}")
+    if records.items.size and records.items.max() != meta.num_items:  # the builder uses all
+        problems.append(f"the largest item id is {records.items.max()} but num_items="
+                        f"{meta.num_items}")
+    users = np.sort(records.user_id)
+    if len(users) == meta.num_users and not np.array_equal(users, np.arange(1, len(users) + 1)):
+        problems.append(f"user ids are not 1..{meta.num_users}")
     if problems:
         raise schema.MetadataError(f"{out_dir}: shards disagree with metadata.json: "
                                    + "; ".join(problems))

@@ -488,7 +488,23 @@ def test_item_ids_beyond_num_items_are_refused_where_the_shards_are_read(tmp_pat
                                                    r"1..2 \(num_items in metadata.json\); "
                                                    r"rebuild the dataset"):
         read_records(out)
-    assert cli.main(["--verify", str(out)]) == 0  # the bytes themselves are intact
+    # The bytes are intact, but --verify reads the records too.
+    assert cli.main(["--verify", str(out)]) == 2
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("num_interactions", 4, "3 interactions but num_interactions=4"),
+    ("num_items", 4, "the largest item id is 3 but num_items=4")])
+def test_verify_checks_metadata_against_the_records(tmp_path, capsys, field, value, message):
+    out = tmp_path / "d"
+    meta = build(make_raw([(1, "a", 1), (1, "b", 2), (2, "c", 1)]), out, progress=False)
+    setattr(meta, field, value)
+    meta.save(out)  # checksums and sizes still match: only the counts lie
+    if field == "num_items":
+        (out / schema.ITEM_VOCAB_FILE).write_text("a\nb\nc\nd\n")
+    assert cli.main(["--verify", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "shards disagree with metadata.json" in err and message in err
 
 
 def test_cli_encoding_option_is_checked_and_passed_to_text_readers(tmp_path, capsys):
