@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from tfbt.fs import kinds, lock
 from tfbt.fs.processes import process_alive
 from tfrecords_builder import schema
-from tfrecords_builder.raw import RawDataset
+from tfrecords_builder.raw import RawDataset, quote
 
 DEDUPE_MODES = ("keep", "first")
 COMPRESSIONS = (None, "GZIP")
@@ -257,7 +257,7 @@ def write_side_files(directory: str | os.PathLike, user_vocab: Sequence, item_vo
         text = [str(v) for v in vocab]
         bad = next((t for t in text if "\n" in t or "\r" in t), None)
         if bad is not None:
-            raise BuildError(f"raw id {bad!r} contains a line break; it cannot go in {name}")
+            raise BuildError(f"raw id {quote(bad)} contains a line break; it cannot go in {name}")
         (directory / name).write_text("".join(t + "\n" for t in text), encoding="utf-8")
     has_titles, has_genres = item_info_flags(items)
     if not (has_titles or has_genres):
@@ -441,7 +441,7 @@ def _genre_list(value, item) -> list[str]:
         return [str(g) for g in value]
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
-    raise BuildError(f"items[{item!r}].genres must be a list of genre names, got {value!r}")
+    raise BuildError(f"items[{quote(item)}].genres must be a list of genre names, got {quote(value)}")
 
 
 def _is_missing(value) -> bool:
@@ -476,7 +476,7 @@ class Labeler:
             for item, genres in lists.items():
                 unknown = [g for g in genres if g not in code]
                 if unknown:
-                    raise BuildError(f"item {item!r} has genre(s) {unknown} missing from the "
+                    raise BuildError(f"item {quote(item)} has genre(s) {unknown} missing from the "
                                      f"genre vocabulary {vocab}")
             self._genres = pd.Series({item: sorted({code[g] for g in genres})
                                       for item, genres in lists.items()}, dtype=object)
@@ -529,7 +529,7 @@ class Labeler:
 def _check_unique_index(table: pd.DataFrame, name: str) -> None:
     duplicated = table.index.duplicated()
     if duplicated.any():
-        raise BuildError(f"raw.{name} lists id {table.index[duplicated][0]!r} more than once")
+        raise BuildError(f"raw.{name} lists id {quote(table.index[duplicated][0])} more than once")
 
 
 def _favorite_genres(items: np.ndarray, offsets: np.ndarray, matrix: np.ndarray) -> np.ndarray:

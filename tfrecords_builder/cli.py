@@ -14,7 +14,7 @@ import sys
 from tfbt import cli_types
 
 # CLI flag -> reader keyword (passed only when given: most formats take none of them).
-READER_OPTIONS = ("user_col", "item_col", "time_col", "rating_col", "sep", "encoding")
+READER_OPTIONS = ("user_col", "item_col", "time_col", "rating_col", "sep", "encoding", "header")
 _SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "space": " ", "comma": ",", "pipe": "|"}
 
 
@@ -75,6 +75,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     reader.add_argument("--time-col", help="timestamp column (default: row order)")
     reader.add_argument("--rating-col", help="rating column")
     reader.add_argument("--sep", help="field separator (a character, or tab/space/comma/pipe)")
+    reader.add_argument("--header", action="store_const", const=True, default=None,
+                        help="sequence-text, pair-text: the first line is a header, skip it "
+                             "(otherwise every line is data)")
     reader.add_argument("--encoding", type=_encoding,
                         help="text encoding of a sequence-text, pair-text or table source "
                              "(default utf-8; e.g. latin-1)")

@@ -32,3 +32,15 @@ class RawDataset:
     items: pd.DataFrame | None = None
     genre_vocabulary: list[str] | None = None
     users: pd.DataFrame | None = None
+
+
+QUOTE_LIMIT = 80  # characters of an input value an error message repeats
+
+
+def quote(value, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, shortened to its first ``limit`` characters (and the length) when
+    longer: an error names the bad value without repeating a 50 MB token."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(value)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"

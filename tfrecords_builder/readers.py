@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from tfrecords_builder.raw import RawDataset
+from tfrecords_builder.raw import RawDataset, quote
 
 
 class ReaderError(ValueError):
@@ -94,7 +94,13 @@ class _TextFile:
         if self.quoted:
             reader = csv.reader(lines, delimiter=self.sep)
             start = 1
-            for fields in reader:
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as err:  # e.g. a field beyond csv's size limit
+                    raise ReaderError(f"{self.path} line {reader.line_num}: {err}") from None
                 if fields:
                     yield start, fields
                 start = reader.line_num + 1
@@ -130,11 +136,11 @@ class _TextFile:
             for position, (name, kind) in typed.items():
                 if not _parses(fields[position], kind):
                     return ReaderError(f"{self.path} line {line}: expected {name} to be "
-                                       f"{_KIND_WORDS[kind]}, got {fields[position]!r}")
+                                       f"{_KIND_WORDS[kind]}, got {quote(fields[position])}")
         if empty:
             return ReaderError(f"{self.path}: no records found (expected {layout})")
         return ReaderError(f"{self.path}: could not be parsed as {self.sep_name}-separated "
-                           f"{layout}: {err}")
+                           f"{layout}: {str(err)[:200]}")
 
     def header_fields(self) -> list[str]:
         first = next(self.records(), None)
@@ -283,7 +289,7 @@ def _seconds(values: pd.Series, locate: Callable[[int, str], ReaderError],
         row = int(np.argmax(times.isna().to_numpy()))
         value = values.iloc[row]
         raise locate(row, f"expected {column} to be a unix time or an ISO-8601 date, got "
-                          f"{'an empty field' if pd.isna(value) else repr(value)}")
+                          f"{'an empty field' if pd.isna(value) else quote(value)}")
     if pd.api.types.is_float_dtype(times.dtype):
         return np.floor(times.to_numpy()).astype(np.int64)
     if times.dt.tz is not None:
@@ -309,7 +315,7 @@ def _check_unique(ids: pd.Series, locate: Callable[[int, str], ReaderError], wha
     repeated = ids.duplicated().to_numpy()
     if repeated.any():
         row = int(np.argmax(repeated))
-        raise locate(row, f"{what} {ids.tolist()[row]!r} appears twice; expected one row per "
+        raise locate(row, f"{what} {quote(ids.tolist()[row])} appears twice; expected one row per "
                           f"{what}")
 
 
@@ -530,17 +536,24 @@ def read_movielens_20m(path: str | Path) -> RawDataset:
 # Generic formats.
 
 
-def read_sequence_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
+def read_sequence_text(path: str | Path, encoding: str = "utf-8",
+                       header: bool = False) -> RawDataset:
     """One line per user, ``user item item ...`` in chronological order (Beauty.txt), in
-    ``encoding``.
+    ``encoding``; with ``header`` the first non-blank line is a header and skipped.
 
+    Any line of two or more ids is data, whatever its ids look like: a first line of words
+    among integer ids is read as data, with a warning that ``header`` skips it.
     The source has no times or ratings: ``timestamp`` is the item's position in its line.
     """
     path = Path(path)
     _require_file(path)
     users, lengths, items = [], [], []
     first_line = {}
+    skip = header
     for number, line in decoded_lines(path, encoding):
+        if skip and line.strip():
+            skip = False
+            continue
         if "\x00" in line:
             raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
                               f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
@@ -551,13 +564,14 @@ def read_sequence_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
             raise ReaderError(f"{path} line {number}: expected a user id followed by at least one "
                               f"item id, got {len(tokens)} field")
         if tokens[0] in first_line:
-            raise ReaderError(f"{path} line {number}: user {tokens[0]!r} already has a sequence on "
+            raise ReaderError(f"{path} line {number}: user {quote(tokens[0])} already has a sequence on "
                               f"line {first_line[tokens[0]]}; expected one line per user")
         first_line[tokens[0]] = number
         users.append(tokens[0])
         lengths.append(len(tokens) - 1)
         items.extend(tokens[1:])
-    _reject_header(path, users, items, lengths[0] if lengths else 0, first_line)
+    if not header:
+        _warn_header(path, users, items, lengths[0] if lengths else 0, first_line)
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return RawDataset(
@@ -566,31 +580,35 @@ def read_sequence_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
         source_format="sequence-text", source_files=[path], has_timestamps=False)
 
 
-def _reject_header(path: Path, users: list[str], items: list[str], first_length: int,
-                   first_line: dict[str, int]) -> None:
-    """Raises when the first record holds words while every other id is an integer: a header
-    line ("user_id item_ids") that would otherwise become a user with one item per word."""
+def _warn_header(path: Path, users: list[str], items: list[str], first_length: int,
+                 first_line: dict[str, int]) -> None:
+    """Warns when the first record holds words while every other id is an integer: perhaps a
+    header line ("user_id item_ids"), read as a user with one item per word."""
     if len(users) < 2:
         return
     first = [users[0], *items[:first_length]]
     rest = np.concatenate([_as_ids(users[1:]), _as_ids(items[first_length:])])
     if rest.dtype.kind == "i" and _as_ids(first).dtype.kind != "i":
-        raise ReaderError(f"{path} line {first_line[users[0]]}: looks like a header "
-                          f"({' '.join(first)!r}) while every other id is an integer; remove it")
+        print(f"warning: {path} line {first_line[users[0]]} ({quote(' '.join(first))}) holds "
+              f"words while every other id is an integer; it is read as data (user "
+              f"{quote(users[0])} with {first_length} item(s)); if it is a header, pass "
+              f"--header to skip it", file=sys.stderr)
 
 
-def read_pair_text(path: str | Path, encoding: str = "utf-8") -> RawDataset:
+def read_pair_text(path: str | Path, encoding: str = "utf-8", header: bool = False
+                   ) -> RawDataset:
     """One interaction per line, ``user item`` separated by whitespace, in chronological order,
-    in ``encoding``.
+    in ``encoding``; with ``header`` the first line is a header and skipped.
 
     ``timestamp`` is the interaction's position in the file.
     """
     path = Path(path)
     _require_file(path)
-    file = _TextFile(path, None, encoding=encoding)
+    file = _TextFile(path, None, encoding=encoding, header=header)
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c",
-                            quoting=csv.QUOTE_NONE, encoding=encoding)
+                            quoting=csv.QUOTE_NONE, encoding=encoding,
+                            skiprows=1 if header else 0)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise file.locate_error(2, {}, "user item", err) from None
     if table.shape[1] != 2 or table.isna().any().any():
@@ -644,7 +662,7 @@ def read_table(path: str | Path, user_col: str = "user_id", item_col: str = "ite
         if bad.any():
             row = int(np.argmax(bad))
             raise locate(row, f"expected {rating_col} to be a number, got "
-                              f"{table[rating_col].iloc[row]!r}")
+                              f"{quote(table[rating_col].iloc[row])}")
     timestamp = (np.arange(len(table)) if time_col is None
                  else _seconds(table[time_col], locate, time_col))
     return RawDataset(
@@ -703,7 +721,7 @@ def _locate_json_error(path: Path, schema: pa.Schema, err: Exception) -> ReaderE
             value = record.get(name)
             if value is not None and not isinstance(value, types):
                 return ReaderError(f"{path} line {number}: expected {name} to be "
-                                   f"{'text' if types is str else 'a number'}, got {value!r}")
+                                   f"{'text' if types is str else 'a number'}, got {quote(value)}")
     return ReaderError(f"{path}: could not be parsed as JSON lines: {err}")
 
 
@@ -720,7 +738,7 @@ def read_yelp(path: str | Path, business_path: Path | str | None = None) -> RawD
     if times.isna().any():
         row = int(np.argmax(times.isna().to_numpy()))
         raise _json_error(path, row, f"expected date as 'YYYY-MM-DD HH:MM:SS', got "
-                                     f"{reviews['date'].iloc[row]!r}")
+                                     f"{quote(reviews['date'].iloc[row])}")
     raw = RawDataset(
         interactions=_interactions(
             path, reviews["user_id"].to_numpy(object), reviews["business_id"].to_numpy(object),

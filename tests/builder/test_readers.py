@@ -401,12 +401,37 @@ def test_movielens_bytes_that_are_not_utf8_name_the_file_line_and_byte(ml100k):
         read_source("movielens-100k", ml100k)
 
 
-def test_sequence_text_rejects_nul_bytes_and_a_header_line(tmp_path):
+def test_sequence_text_rejects_nul_bytes(tmp_path):
     with pytest.raises(ReaderError, match="s.txt line 2: contains a NUL byte"):
         read_source("sequence-text", _write(tmp_path / "s.txt", "1 2 3\n2 4\x00 5\n"))
-    with pytest.raises(ReaderError, match=r"s.txt line 1: looks like a header \('user_id "
-                                          r"item_ids'\) while every other id is an integer"):
-        read_source("sequence-text", _write(tmp_path / "s.txt", "user_id item_ids\n1 2 3\n2 4\n"))
+
+
+def test_a_header_is_skipped_only_when_asked_and_words_first_are_data(tmp_path, capsys):
+    lines = ["u1 apple 2 3", "2 4 5", "3 6 2"]
+    # A non-numeric first item id is data, whatever order the lines come in.
+    for order in (lines, lines[::-1]):
+        raw = read_source("sequence-text", _write(tmp_path / "s.txt", "\n".join(order) + "\n"))
+        assert len(raw.interactions) == 7 and "apple" in set(raw.interactions["item"])
+    assert "read as data (user 'u1' with 3 item(s)); if it is a header, pass --header" \
+        in capsys.readouterr().err
+    raw = read_source("sequence-text", _write(tmp_path / "s.txt", "user_id item_ids\n1 2 3\n"
+                                                                   "2 4\n"), header=True)
+    assert len(raw.interactions) == 3
+    raw = read_source("pair-text", _write(tmp_path / "p.txt", "user item\n1 2\n1 3\n"),
+                      header=True)
+    assert len(raw.interactions) == 2
+
+
+def test_errors_quote_at_most_80_characters_of_a_line(tmp_path):
+    token = "x" * 5_000_000
+    with pytest.raises(ReaderError) as caught:
+        read_source("sequence-text", _write(tmp_path / "s.txt", f"{token} 1\n{token} 2\n"))
+    message = str(caught.value)
+    assert len(message) < 300 and "(5,000,000 characters)" in message, message[:300]
+    path = _write(tmp_path / "log.csv", f"user_id,item_id,t\n1,2,3\n1,2,{token}\n")
+    with pytest.raises(ReaderError) as caught:
+        read_source("table", path, time_col="t")
+    assert len(str(caught.value)) < 300, str(caught.value)[:300]
 
 
 def test_table_timestamp_error_names_the_bad_row_among_unix_times(tmp_path):
