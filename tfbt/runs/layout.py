@@ -11,9 +11,10 @@ A run folder (``tfbt pretrain`` / ``tfbt train`` ``--output``) holds:
   ``dual_encoder/`` and ``results.json`` (``tfbt train-dual-encoder``).
 
 This module owns those names; the exporter and the commands import them from here, and the one
-rule for reusing a folder (``run_folder``): a finished run is refused unless ``overwrite``, an
-unfinished one is resumed only with the arguments it was started with, and a run that fails
-takes away what it created.
+rule for reusing a folder (``run_folder``): another command's folder (another run, a dataset, an
+export: ``tfbt.fs.kinds``) is refused, one process writes it at a time (``tfbt.fs.lock``), a
+finished run is refused unless ``overwrite``, an unfinished one is resumed only with the
+arguments it was started with, and a run that fails takes away what it created.
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ its dataset), builds the ``tfbt.serving.signatures`` module of the chosen kind a
 ``tfbt.serving.signatures`` documents the signatures; the export needs TensorFlow alone to run.
 
 Layout: ``ROOT/NAME/VERSION/`` (numeric versions, as TF Serving expects), written to a hidden
-temporary folder beside it, checked in a fresh process (``tfbt.serving.check``), then renamed
-into place. Assets: ``item_vocab.txt`` (the lookup), ``tfbt.json`` (dataset metadata, training
-config, metrics, signatures, export time, versions), ``item_counts.tsv`` (interactions per item,
+temporary folder beside it (``.VERSION.tmp-PID-*``: a killed export's is removed by the next),
+checked in a fresh process (``tfbt.serving.check``), then renamed into place, all under the lock
+of ``ROOT/NAME`` (one export of a name at a time; ``tfbt.fs.lock``). A ROOT or NAME folder that
+holds a run or a dataset is refused. Assets: ``item_vocab.txt`` (the lookup), ``tfbt.json`` (dataset metadata, training
+config, metrics, signatures, export time, versions, the vocabulary's SHA-256 that
+``tfbt recommend`` checks), ``item_counts.tsv`` (interactions per item,
 for a popularity fallback) and, when the dataset has it, ``items.tsv`` (titles, genres).
 """
 
