@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfbt.fs import kinds
 from tfbt.runs import layout
 from tfbt.runs.config import TrainConfig
 from tfbt.runs.curves import plot_curves, sample_std, validation_curves
