@@ -13,7 +13,7 @@ import pytest
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt import cli
 from tfbt.fs import kinds, lock
-from tfbt.runs import layout, train
+from tfbt.runs import train
 from tfbt.runs.pretrain import PretrainConfig, pretrain
 
 SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
