@@ -11,13 +11,15 @@ import tensorflow as tf
 
 import tfbt  # noqa: F401
 from tfbt import cli, data
+from tfbt.data.catalog import read_catalog
 from tfbt.runs import train
 from tfbt.serving import export
 from tfrecords_builder import schema
 
-# Ids with non-ASCII letters, spaces, commas, quotes and a U+2028 (a line break to str.splitlines).
+# Ids with non-ASCII letters, spaces, commas, quotes, a tab and a U+2028 (a line break to
+# str.splitlines).
 ITEMS = [f"película {i}" for i in range(10)] + [f"a b, c{i}" for i in range(10)] + \
-        [f"日本 \"{i}\"" for i in range(10)] + ["x\u2028y", "é"]
+        [f"日本 \"{i}\"" for i in range(10)] + ["x\u2028y", "é", "t\tab"]
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +46,20 @@ def built(tmp_path_factory):
 def test_the_raw_savedmodel_answers_with_utf8_ids(built):
     _, path = built
     served = tf.saved_model.load(str(path)).signatures["recommend_k"]
-    out = served(items=tf.constant([["película 1", "a b, c2", "x\u2028y"]]), k=tf.constant(40))
-    assert int(out["num_known"][0]) == 3
+    asked = ["película 1", "a b, c2", "x\u2028y", "t\tab"]
+    out = served(items=tf.constant([asked]), k=tf.constant(40))
+    assert int(out["num_known"][0]) == 4
     ids = [b.decode("utf-8") for b in out["item_ids"][0].numpy() if b]
-    assert sorted(ids) == sorted(set(ITEMS) - {"película 1", "a b, c2", "x\u2028y"})
+    assert sorted(ids) == sorted(set(ITEMS) - set(asked))
+
+
+def test_the_catalogue_reads_raw_ids_with_tabs(tmp_path):
+    path = tmp_path / "items.tsv"
+    path.write_text("item\traw_id\ttitle\tgenres\n1\tt\tab\tA title\tDrama|War\n",
+                    encoding="utf-8")
+    catalog = read_catalog(path, 1)
+    assert catalog.title_by_raw_id() == {"t\tab": "A title"}
+    assert catalog.genres[1] == ("Drama", "War")
 
 
 def test_recommend_takes_ids_with_spaces_and_commas(built, tmp_path, capsys):

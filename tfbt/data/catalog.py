@@ -1,7 +1,8 @@
 """The item catalogue: titles and genres from a dataset's (or an export's) ``items.tsv``.
 
 ``tfbt build`` writes ``items.tsv`` when the source has item titles or genres: a header line,
-then ``item<TAB>raw_id<TAB>title<TAB>genres`` per item (index 1..N, genres joined by ``|``).
+then ``item<TAB>raw_id<TAB>title<TAB>genres`` per item (index 1..N, genres joined by ``|``;
+a raw id may itself hold tabs, titles and genres do not).
 This module is its one reader; it needs nothing beyond the standard library, so the serving
 client can use it too.
 """
@@ -48,11 +49,12 @@ def read_catalog(path: str | os.PathLike, num_items: int) -> ItemCatalog:
         next(lines, None)  # header
         for line_number, line in enumerate(lines, 2):
             fields = line.rstrip("\n").split("\t")
-            if len(fields) != _COLUMNS or not fields[0].isdigit() or not (
+            if len(fields) < _COLUMNS or not fields[0].isdigit() or not (
                     1 <= int(fields[0]) <= num_items):
                 raise ValueError(f"{path}:{line_number}: expected 'item<TAB>raw_id<TAB>title"
                                  f"<TAB>genres' with item in 1..{num_items}")
             index = int(fields[0])
-            raw_ids[index], titles[index] = fields[1], fields[2]
-            genres[index] = tuple(g for g in fields[3].split("|") if g)
+            # Titles and genres hold no tab (the builder writes them as spaces), a raw id may.
+            raw_ids[index], titles[index] = "\t".join(fields[1:-2]), fields[-2]
+            genres[index] = tuple(g for g in fields[-1].split("|") if g)
     return ItemCatalog(tuple(raw_ids), tuple(titles), tuple(genres))
