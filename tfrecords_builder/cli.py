@@ -10,6 +10,7 @@ import argparse
 import codecs
 import os
 import sys
+from pathlib import Path
 
 from tfbt import cli_types
 
@@ -96,7 +97,7 @@ def run_build(args: argparse.Namespace) -> int:
     """Runs the build described by ``args``; prints statistics. Returns the exit status:
     0, or 2 after printing the error (bad input, nothing left, output in the way)."""
     from tfrecords_builder import readers
-    from tfrecords_builder.build import BuildError, BuildOptions, build
+    from tfrecords_builder.build import BuildError, BuildOptions, build, check_output_dir
     from tfrecords_builder.schema import MetadataError
 
     if args.verify:
@@ -127,6 +128,7 @@ def run_build(args: argparse.Namespace) -> int:
             if args.beam_option or args.pipeline_args:
                 raise BuildError("--beam-option and arguments after `--` are Beam pipeline "
                                  "options; add --beam")
+            check_output_dir(Path(args.output), args.overwrite)  # before reading a large log
             raw = readers.read_source(args.format, args.input, **reader_options)
             build(raw, args.output, options, progress=not args.quiet, overwrite=args.overwrite)
         stats = dataset_statistics(args.output)

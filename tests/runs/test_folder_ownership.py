@@ -151,3 +151,18 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     assert path.exists()  # the killed holder's file stays, its lock does not
     with lock.exclusive(path, "x"):
         assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_folders_of_older_tfbt_are_told_by_their_files(tmp_path):
+    liu = tmp_path / "liu"  # an experiment killed before its first results.json
+    (liu / "dual_encoder").mkdir(parents=True)
+    (liu / "dual_encoder" / "seed0.npz").write_bytes(b"")
+    assert kinds.made_by(liu) is None
+    dual = tmp_path / "dual"
+    (dual / "dual_encoder").mkdir(parents=True)
+    (dual / "dual_encoder" / "weights.index").write_bytes(b"")
+    assert kinds.made_by(dual) == "train-dual-encoder"
+    export = tmp_path / "models" / "m" / "3"
+    export.mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    assert {kinds.made_by(p) for p in (export, export.parent, export.parent.parent)} == {"export"}

@@ -28,7 +28,7 @@ KINDS = {
 # Files that tell an unmarked run folder's command (first match wins).
 _RUN_FILES = (("encoder.keras", "pretrain"), ("model.keras", "train"),
               ("sweep.json", "sweep-alpha"), ("results.md", "experiment liu2025"),
-              ("dual_encoder", "train-dual-encoder"))
+              ("dual_encoder/weights.index", "train-dual-encoder"))
 # config.json keys that only one command's config has.
 _CONFIG_KEYS = (("augment", "pretrain"), ("pairing", "train-dual-encoder"),
                 ("fractions", "experiment liu2025"), ("loss", "train"))
