@@ -83,9 +83,11 @@ def run_command(name: str, run, args) -> int:
 
 
 def exit_process(code: int) -> None:
-    """Flushes what the command wrote, then ends the process at once with ``code``."""
-    with contextlib.suppress(Exception):
-        logging.shutdown()
+    """Flushes what the command wrote (standard streams, logging handlers), then ends the
+    process at once with ``code``."""
+    for handler in logging.getLogger().handlers + logging.getLogger("tfbt").handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
