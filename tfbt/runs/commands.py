@@ -117,6 +117,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_options(parser, PretrainConfig)
     layout.add_run_folder_arguments(parser)
+    parser.add_argument("--allow-collapse", action="store_true",
+                        help="save the encoder even when its representations collapsed "
+                        "(default: an error, no encoder saved)")
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
@@ -124,7 +127,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     config = PretrainConfig(**options.given(args, PretrainConfig))
     try:
-        pretrain(config, overwrite=args.overwrite)
+        pretrain(config, overwrite=args.overwrite, allow_collapse=args.allow_collapse)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfbt pretrain: error: {err}", file=sys.stderr)
         return 2
