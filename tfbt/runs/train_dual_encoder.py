@@ -83,7 +83,6 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
     from tfbt.baselines import save_dual_encoder, train_dual_encoder
     from tfbt.data.catalog import item_genres
     from tfbt.evaluation import full_ranking
-    from tfbt.runs import train as next_item_training
     from tfbt.runs.config import PROTOCOL
 
     config = config.checked()
