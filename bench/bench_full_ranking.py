@@ -1,4 +1,4 @@
-"""Times a SASRec model's full-ranking evaluation end to end (``tfbt.runs.train.full_ranking``).
+"""Times a SASRec model's full-ranking evaluation end to end (``tfbt.evaluation.full_ranking``).
 
 What ``tfbt train`` runs at every validation and at the end: the ``valid`` (or ``test``) split
 from the real ``tf.data`` pipeline, the encoder, scores over the whole catalogue, seen items
@@ -31,6 +31,7 @@ from common import DEFAULT_BEAUTY, DEFAULT_WORK, median, named_dataset, timed, w
 from op_profile import top_ops
 
 from tfbt import data
+from tfbt.evaluation import full_ranking
 from tfbt.runs import train
 
 DATASETS = {"ml1m": {"max_len": 200}, "beauty": {"max_len": 50}}
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
     results = {}
 
     def evaluate():
-        results.update(train.full_ranking(model, batches, metadata.num_items, progress=False))
+        results.update(full_ranking(model, batches, metadata.num_items, progress=False))
 
     load_before = os.getloadavg()[0]
     seconds, cpu_seconds = zip(*(timed(evaluate) for _ in range(args.repeats + 1)))
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     if args.profile_dir is not None:
         profile = top_ops(evaluate, args.profile_dir)
     report = {
-        "benchmark": "full_ranking (tfbt.runs.train), SASRec hidden 64, 2 blocks, 1 head",
+        "benchmark": "full_ranking (tfbt.evaluation), SASRec hidden 64, 2 blocks, 1 head",
         "dataset": args.dataset, "data": str(folder), "split": args.split,
         "num_users": results["num_users"], "num_items": metadata.num_items,
         "max_len": config.max_len, "eval_batch_size": config.eval_batch_size,

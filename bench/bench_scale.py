@@ -48,6 +48,7 @@ def measure(folder: Path, loss: str, args) -> dict:
     import keras
 
     from tfbt import data
+    from tfbt.evaluation import full_ranking
     from tfbt.runs import train
 
     metadata = data.load_metadata(folder)
@@ -70,7 +71,7 @@ def measure(folder: Path, loss: str, args) -> dict:
             train.TrainConfig(**{**config.__dict__, "eval_batch_size": 256}), metadata, "valid")
         batches = batches.take(args.eval_batches)
         results = {}
-        elapsed, _ = timed(lambda: results.update(train.full_ranking(
+        elapsed, _ = timed(lambda: results.update(full_ranking(
             model, batches, metadata.num_items, progress=False,
             item_chunk_size=args.item_chunk_size)))
         row.update({"eval_users": results["num_users"], "eval_s": round(elapsed, 2),

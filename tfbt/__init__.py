@@ -30,24 +30,38 @@ if not USER_SET_TF_LOG_LEVEL:
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    "set_seed": "tfbt.determinism",
     "make_dataset": "tfbt.data",
     "load_metadata": "tfbt.data",
+    "next_item_dataset": "tfbt.data",
+    "evaluation_dataset": "tfbt.data",
+    "SequenceAugmenter": "tfbt.data.augment",
     "CNNEncoder": "tfbt.layers",
     "SASRecEncoder": "tfbt.layers",
     "ProjectorMLP": "tfbt.layers",
     "barlow_twins_loss": "tfbt.losses",
     "NextItemLoss": "tfbt.losses",
     "BarlowTwinsPretrainer": "tfbt.models",
+    "encoder_model": "tfbt.models",
     "SequentialRecommender": "tfbt.models",
+    "sequential_recommender": "tfbt.models.builders",
+    "Retriever": "tfbt.models",
+    "ItemTableRetriever": "tfbt.models",
+    "evaluate": "tfbt.evaluation",
     "evaluate_full_ranking": "tfbt.evaluation",
+    "FullRankingEarlyStopping": "tfbt.evaluation",
+    "probe_label": "tfbt.downstream",
+    "export_model": "tfbt.serving.export",
 }
 
 
 def __getattr__(name):
+    if name == "presets":  # a module: names(), load(), recommender(), protocol()
+        return importlib.import_module("tfbt.presets")
     if name in _PUBLIC:
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'tfbt' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_PUBLIC])
+    return sorted([*globals(), *_PUBLIC, "presets"])

@@ -13,6 +13,7 @@ import tfbt  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfbt import data
 from tfbt.baselines import tfrs_dual_encoder as de
 from tfbt.data.synthetic import SyntheticConfig, write_synthetic
+from tfbt.models import user_vectors
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_LEN = 50
@@ -159,8 +160,8 @@ def _hit_rate_at_10(scores, batch, num_items):
 
 def test_beats_most_popular_on_the_validation_targets(trained, synthetic, valid_batch):
     num_items = data.load_metadata(synthetic).num_items
-    users = de.query_embeddings(trained, valid_batch["items"].numpy())
-    items = de.item_embeddings(trained)
+    users = user_vectors(trained, valid_batch["items"].numpy())
+    items = trained.item_embeddings().numpy()
     assert items.shape == (num_items + 2, users.shape[1])
     model_hr = _hit_rate_at_10(users @ items.T, valid_batch, num_items)
     popularity = np.tile(data.item_counts(synthetic).astype(np.float64),

@@ -283,11 +283,12 @@ def test_batches_from_the_input_pipeline_evaluate(tmp_path):
 
 @pytest.mark.parametrize("length_chunks", [0, 3])
 def test_sequential_model_fast_path_matches_a_numpy_reference(synthetic_data, length_chunks):
-    """``train.full_ranking`` of a small SASRec (last-query encoder pass, length chunks, batched
+    """``tfbt.evaluation.full_ranking`` of a small SASRec (last-query encoder pass, length chunks, batched
     scatter of seen items, one top-K) equals a NumPy brute force on the full-sequence outputs."""
     import keras
 
     from tfbt import data
+    from tfbt.evaluation import full_ranking
     from tfbt.runs import train
 
     folder = synthetic_data(60, 40, 12)
@@ -305,10 +306,10 @@ def test_sequential_model_fast_path_matches_a_numpy_reference(synthetic_data, le
     seen = [row for b in batches for row in b["seen"]]
     ks = (1, 5, 10)
     for _ in range(2):  # the second call reuses the traced step: it must see the new weights
-        results = train.full_ranking(model, dataset, metadata.num_items, ks=ks, progress=False,
-                                     return_user_embeddings=True)
+        results = full_ranking(model, dataset, metadata.num_items, ks=ks, progress=False,
+                               return_user_embeddings=True)
         users = model.encoder(items, training=False, return_sequences=True).numpy()[:, -1]
-        table = model.item_embeddings.numpy()
+        table = model.item_embeddings().numpy()
         ranks, top_k = brute_force(users, table, targets, seen, ks, filter_seen=True)
         assert results["num_users"] == len(targets) > 40
         np.testing.assert_allclose(results["user_embeddings"], users, rtol=1e-5, atol=1e-6)
@@ -318,7 +319,7 @@ def test_sequential_model_fast_path_matches_a_numpy_reference(synthetic_data, le
             assert results[f"NDCG@{k}"] == metrics.ndcg_at_k(ranks, k)
             assert results[f"coverage@{k}"] == metrics.coverage_at_k(top_k[:, :k],
                                                                      metadata.num_items)
-        model.item_embeddings.assign(np.random.default_rng(4).normal(size=table.shape))
+        model.item_embeddings().assign(np.random.default_rng(4).normal(size=table.shape))
 
 
 @pytest.mark.parametrize("filter_seen", [True, False])

@@ -46,7 +46,7 @@ def manual_terms(recommender, b, alpha, bt_form="authors", mask="has_twin"):
     outputs = recommender.encoder(b["items"], training=False).numpy()
     positives = b["positives"].numpy()
     x, y = outputs[positives > 0], positives[positives > 0]
-    table = recommender.item_embeddings.numpy().astype(np.float64)
+    table = recommender.item_embeddings().numpy().astype(np.float64)
     logits = x @ table[1:N + 1].T
     top = logits.max(axis=1)
     ce = np.mean(top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
@@ -149,7 +149,7 @@ def test_sasrec_learns_the_synthetic_data_far_better_than_popularity(tmp_path):
     valid = data.make_dataset(tmp_path / "d", mode="eval", split="valid", max_len=20,
                               batch_size=512)
     model_metrics = evaluate.evaluate_full_ranking(
-        recommender.user_embeddings, recommender.item_embeddings, valid,
+        recommender.user_embeddings, recommender.item_embeddings(), valid,
         num_items=meta.num_items, progress=False)
     popular = evaluate.most_popular_baseline(valid, data.item_counts(tmp_path / "d"),
                                              num_items=meta.num_items, progress=False)

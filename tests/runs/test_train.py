@@ -12,6 +12,7 @@ import pytest
 import tfbt  # noqa: F401  (before TensorFlow)
 from tfbt.runs import layout
 from tfbt import data
+from tfbt.evaluation import full_ranking
 from tfbt.runs import commands, sweep, train
 
 SMALL = dict(max_len=8, hidden_dim=16, num_blocks=1, batch_size=64, eval_batch_size=256,
@@ -56,8 +57,8 @@ def test_sweep_trains_each_alpha_and_writes_table_plot_and_runs(tiny, tmp_path):
     model = keras.models.load_model(run / layout.MODEL_FILE)
     config = train.TrainConfig(data=str(tiny), output=str(run), **SMALL)
     meta = data.load_metadata(tiny)
-    again = train.full_ranking(model, train.evaluation_dataset(config, meta, "valid"),
-                               meta.num_items, progress=False)
+    again = full_ranking(model, train.evaluation_dataset(config, meta, "valid"),
+                         meta.num_items, progress=False)
     assert again["NDCG@10"] == pytest.approx(results["valid"]["NDCG@10"])
 
 
@@ -206,7 +207,9 @@ def test_presets_fill_defaults_and_explicit_flags_win(tmp_path):
 
 
 def test_item_genres_are_read_from_items_tsv(tiny):
-    genres = train.load_item_genres(tiny, data.load_metadata(tiny))
+    from tfbt.data.catalog import item_genres
+
+    genres = item_genres(tiny, data.load_metadata(tiny))
     assert genres[0] == () and len(genres) == 61
     assert all(g and all(name.startswith("genre_") for name in g) for g in genres[1:])
     assert np.mean([len(g) for g in genres[1:]]) < 2
@@ -216,10 +219,10 @@ def test_sce_buckets_follow_the_authors_rule_unless_set():
     """n_b = b_x ≈ 2·sqrt(batch × mean training positions), capped by max_len; flags win."""
     from types import SimpleNamespace
 
+    from tfbt.models.builders import sce_buckets
+
     ml1m_shaped = SimpleNamespace(num_interactions=996_753, num_users=6_040)  # 165 per user
-    config = train.TrainConfig(data="d", output="o", loss="sce", batch_size=128, max_len=200)
-    assert train.sce_buckets(config, ml1m_shaped) == (289, 289)  # 2·sqrt(128 × 163)
-    short = dataclasses.replace(config, max_len=50)
-    assert train.sce_buckets(short, ml1m_shaped) == (160, 160)   # 2·sqrt(128 × 50)
-    chosen = dataclasses.replace(config, num_buckets=64, bucket_size_x=32)
-    assert train.sce_buckets(chosen, ml1m_shaped) == (64, 32)
+    assert sce_buckets(ml1m_shaped, batch_size=128, max_len=200) == (289, 289)  # 2·sqrt(128 × 163)
+    assert sce_buckets(ml1m_shaped, batch_size=128, max_len=50) == (160, 160)   # 2·sqrt(128 × 50)
+    assert sce_buckets(ml1m_shaped, batch_size=128, max_len=200, num_buckets=64,
+                       bucket_size_x=32) == (64, 32)

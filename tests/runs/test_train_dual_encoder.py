@@ -21,8 +21,7 @@ def dataset(synthetic_data):
 
 
 def test_trains_evaluates_and_exports_from_the_command_line(dataset, tmp_path, capsys):
-    from tfbt.baselines import item_embeddings
-    from tfbt.evaluation.ranking import evaluate_full_ranking
+    from tfbt.evaluation import full_ranking
 
     run = tmp_path / "dual"
     assert cli.main(["train-dual-encoder", "--data", str(dataset), "--output", str(run),
@@ -36,10 +35,9 @@ def test_trains_evaluates_and_exports_from_the_command_line(dataset, tmp_path, c
     config = json.loads((run / layout.CONFIG_FILE).read_text())
     metadata = data.load_metadata(dataset)
     model = load_model(run, config, metadata)
-    again = evaluate_full_ranking(
-        model.encode, item_embeddings(model),
-        data.make_dataset(dataset, mode="eval", split="test", batch_size=256, max_len=8),
-        num_items=metadata.num_items, progress=False)
+    again = full_ranking(
+        model, data.evaluation_dataset(dataset, "test", batch_size=256, max_len=8),
+        metadata.num_items, progress=False)
     assert again["NDCG@10"] == pytest.approx(results["test"]["NDCG@10"], abs=1e-6)
 
     # A finished run is refused without --overwrite, and nothing is touched.
@@ -54,7 +52,8 @@ def test_trains_evaluates_and_exports_from_the_command_line(dataset, tmp_path, c
     vocab = schema.read_vocab(dataset)
     history = vocab[10:14]
     padded = np.array([[0] * 4 + [11, 12, 13, 14]], np.int32)
-    scores = (model.encode(padded).numpy() @ item_embeddings(model)[1:61].T)[0]
+    scores = (model.user_embeddings(padded).numpy()
+              @ model.item_embeddings().numpy()[1:61].T)[0]
     expected = [vocab[i] for i in np.argsort(-scores, kind="stable")
                 if vocab[i] not in history][:3]
     out = served(items=tf.constant([history]))

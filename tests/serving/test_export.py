@@ -131,7 +131,7 @@ def test_recommendations_are_the_models_top_unseen_items(served, sasrec_run, voc
     model = keras.models.load_model(sasrec_run / layout.MODEL_FILE, compile=False)
     histories = [vocab[3:6], vocab[10:10 + MAX_LEN + 4], vocab[-2:]]
     users = model.user_embeddings(left_padded([indices(vocab, h) for h in histories]))
-    scores = np.asarray(users) @ np.asarray(model.item_embeddings)[1:61].T     # [B, N]
+    scores = np.asarray(users) @ np.asarray(model.item_embeddings())[1:61].T     # [B, N]
     width = max(map(len, histories))
     items = tf.constant([h + [""] * (width - len(h)) for h in histories])
     out = served.signatures["serving_default"](items=items)
@@ -219,7 +219,8 @@ def test_encoder_export_through_the_cli(bt_run, vocab, tmp_path, capsys):
 
 
 def test_dual_encoder_export_scores_queries_against_candidates(dataset, vocab, tmp_path):
-    from tfbt.baselines import DualEncoder, item_embeddings, query_embeddings
+    from tfbt.baselines import DualEncoder
+    from tfbt.models import user_vectors
 
     model = DualEncoder(62, embedding_dim=8, filters=8)
     with pytest.raises(ValueError, match="no weights"):
@@ -228,14 +229,14 @@ def test_dual_encoder_export_scores_queries_against_candidates(dataset, vocab, t
     model.encode(tf.zeros([1, MAX_LEN], tf.int32))
     with pytest.raises(ValueError, match="max_len"):
         export.export_recommender(model, "de", root=tmp_path, data_dir=dataset)
-    # The fresh-process check proves that serving it needs neither tf-keras nor TFRS.
-    result = export.export_recommender(model, "de", root=tmp_path, data_dir=dataset,
-                                       max_len=MAX_LEN, k=3)
+    # The fresh-process check proves that serving it needs neither tf-keras nor TFRS; as a
+    # Retriever it is exported as a recommender without being told.
+    result = export.export_model(model, tmp_path / "de", data_dir=dataset, max_len=MAX_LEN, k=3)
     assert set(result.verification["signatures"]) == {"serving_default", "recommend_k",
                                                       "recommend_penalized"}
     history = vocab[20:24]
-    query = query_embeddings(model, left_padded([indices(vocab, history)]))
-    scores = (query @ item_embeddings(model)[1:61].T)[0]
+    query = user_vectors(model, left_padded([indices(vocab, history)]))
+    scores = (query @ np.asarray(model.item_embeddings())[1:61].T)[0]
     ranked = [i for i in np.argsort(-scores, kind="stable") if vocab[i] not in history][:3]
     out = tf.saved_model.load(str(result.path)).signatures["serving_default"](
         items=tf.constant([history]))

@@ -10,18 +10,14 @@ public helpers take and return paths, tensors and NumPy arrays.
 
 from tfbt.baselines.tfrs_dual_encoder import (
     DualEncoder,
-    item_embeddings,
     load_dual_encoder,
-    query_embeddings,
     save_dual_encoder,
     train_dual_encoder,
 )
 
 __all__ = [
     "DualEncoder",
-    "item_embeddings",
     "load_dual_encoder",
-    "query_embeddings",
     "save_dual_encoder",
     "train_dual_encoder",
 ]

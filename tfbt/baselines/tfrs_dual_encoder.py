@@ -14,9 +14,10 @@ negative that happens to equal the positive).
   never scored).
 
 This module is the only place in tfbt that uses ``tf.keras`` (tf-keras / Keras 2, because TFRS
-0.7.7 refuses Keras 3). Everything that leaves it is a tensor or a NumPy array:
-``train_dual_encoder`` -> ``query_embeddings`` / ``item_embeddings`` (arrays for downstream
-tasks and evaluation). To serve a trained model, ``tfbt.serving.export.export_recommender(model, NAME,
+0.7.7 refuses Keras 3). Everything that leaves it is a tensor or a NumPy array: a trained
+``DualEncoder`` is a ``tfbt.models.Retriever`` (``user_embeddings(items)`` and
+``item_embeddings()`` return tensors), so evaluation, export and the downstream protocol take it
+as they take SASRec. To serve a trained model, ``tfbt.serving.export.export_recommender(model, NAME,
 data_dir=..., max_len=...)`` writes a SavedModel that needs neither Keras to load.
 """
 
@@ -233,6 +234,19 @@ class DualEncoder(tfrs.models.Model):
         """Query tower in inference mode: int32 ``[B, L]`` -> float32 ``[B, D]``."""
         return self.query_tower(items, training=False)
 
+    def user_embeddings(self, items):
+        """``tfbt.models.Retriever``: the query tower in inference mode, int ``[B, L]`` ->
+        float32 ``[B, D]`` (a tensor)."""
+        return self.encode(tf.cast(items, tf.int32))
+
+    def item_embeddings(self):
+        """``tfbt.models.Retriever``: the candidate tower's table, float32 ``[vocab_size, D]``
+        (row i = item i; rows 0 and ``vocab_size - 1`` are padding and mask, never items), the
+        tower's ``tf.Variable``."""
+        if not self.candidate_tower.built:
+            self.candidate_tower(tf.zeros([1], tf.int32))
+        return self.candidate_tower.embeddings
+
     def get_config(self):
         probabilities = self.candidate_probabilities
         return {"vocab_size": self.vocab_size, "temperature": self.temperature,
@@ -344,36 +358,6 @@ def train_dual_encoder(data_dir, *, max_len=200, epochs=10, batch_size=256, lear
     model.fit(training_pairs(batches, pairing=pairing, seed=seed), epochs=epochs,
               verbose=verbose, callbacks=[tf.keras.callbacks.TerminateOnNaN(), *callbacks])
     return model
-
-
-def query_embeddings(model: DualEncoder, dataset) -> np.ndarray:
-    """User representations from the query tower (inference mode), for downstream tasks.
-
-    Args:
-      model: a trained ``DualEncoder``.
-      dataset: a ``tf.data.Dataset`` of batches with an ``items`` key (any ``make_dataset``
-        mode) or of item tensors, or an int array ``[U, L]``; left-padded with 0. To line the
-        rows up with other per-user arrays, iterate a deterministic dataset
-        (``make_dataset(..., deterministic=True)`` or with a ``seed``).
-
-    Returns:
-      float32 ``[U, D]``, one row per sequence, in dataset order.
-    """
-    if not isinstance(dataset, tf.data.Dataset):
-        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(dataset, np.int32)).batch(1024)
-    rows = [model.encode(tf.cast(batch["items"] if isinstance(batch, dict) else batch,
-                                 tf.int32)).numpy()
-            for batch in dataset]
-    if not rows:
-        return np.zeros((0, model.query_tower.representation_dim), np.float32)
-    return np.concatenate(rows)
-
-
-def item_embeddings(model: DualEncoder) -> np.ndarray:
-    """The candidate tower's table, float32 ``[vocab_size, D]`` (row i = item i; rows 0 and
-    ``vocab_size - 1`` are padding and mask, never items)."""
-    return model.candidate_tower(tf.range(model.vocab_size)).numpy()
-
 
 
 def save_dual_encoder(model: DualEncoder, prefix) -> None:

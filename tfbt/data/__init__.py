@@ -1,6 +1,8 @@
 """Data: the tf.data pipeline, leave-one-out splits, the item catalogue, augmentations, BT-SR
 pairs and the synthetic generator.
 
+* ``datasets``: next-item training and evaluation batches in one call each
+  (``next_item_dataset``, ``evaluation_dataset``).
 * ``pipeline``: TFRecord shards -> batched, padded, split tensors (``make_dataset``).
 * ``splits``: the leave-one-out rule, the minimum sequence lengths and the temporal protocol.
 * ``read_records`` (from ``tfrecords_builder.records``): every user's whole sequence at once.
@@ -18,6 +20,7 @@ import importlib
 _LAZY = {
     **dict.fromkeys(("MODES", "SPLITS", "item_counts", "left_pad", "load_metadata",
                      "make_dataset", "training_sequences"), "tfbt.data.pipeline"),
+    **dict.fromkeys(("evaluation_dataset", "next_item_dataset"), "tfbt.data.datasets"),
     **dict.fromkeys(("Records", "read_records"), "tfrecords_builder.records"),
 }
 

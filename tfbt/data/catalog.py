@@ -13,6 +13,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from tfrecords_builder.schema import ITEM_INFO_FILE
+
 _COLUMNS = 4
 
 
@@ -58,3 +60,11 @@ def read_catalog(path: str | os.PathLike, num_items: int) -> ItemCatalog:
             raw_ids[index], titles[index] = "\t".join(fields[1:-2]), fields[-2]
             genres[index] = tuple(g for g in fields[-1].split("|") if g)
     return ItemCatalog(tuple(raw_ids), tuple(titles), tuple(genres))
+
+
+def item_genres(data_dir: str | os.PathLike, metadata) -> tuple[tuple[str, ...], ...] | None:
+    """Item genres from a dataset folder's ``items.tsv`` (entry i = item i), or None when its
+    ``metadata`` says it has none (what full-ranking calibration metrics take)."""
+    if not metadata.item_genres:
+        return None
+    return read_catalog(Path(data_dir) / ITEM_INFO_FILE, metadata.num_items).genres

@@ -146,21 +146,17 @@ def train_recommenders(data_dir: Path, output: Path, size: DemoSize, seed: int,
 def evaluation_table(data_dir: Path, runs: dict) -> dict:
     """Test metrics of each model next to the most-popular floor, under one protocol."""
     from tfbt import data
-    from tfbt.evaluation.ranking import most_popular_baseline
-    from tfbt.runs.train import (
-        PROTOCOL,
-        TrainConfig,
-        evaluation_dataset,
-        load_item_genres,
-    )
+    from tfbt.data.catalog import item_genres
+    from tfbt.evaluation import most_popular_baseline
+    from tfbt.runs.config import PROTOCOL
 
     metadata = data.load_metadata(data_dir)
-    config = TrainConfig(data=str(data_dir), output="", max_len=MAX_LEN)
     counts = data.item_counts(data_dir, metadata=metadata)
-    genres = load_item_genres(data_dir, metadata)
+    genres = item_genres(data_dir, metadata)
 
     def popular(split):  # popularity counted on the training part only, as train() does
-        return most_popular_baseline(evaluation_dataset(config, metadata, split), counts,
+        batches = data.evaluation_dataset(data_dir, split, max_len=MAX_LEN, metadata=metadata)
+        return most_popular_baseline(batches, counts,
                                      num_items=metadata.num_items, item_genres=genres,
                                      progress=False)
 

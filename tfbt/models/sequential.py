@@ -19,9 +19,9 @@ pairs that already share a next item, the term mostly decorrelates the represent
 dimensions, which spreads the singular spectrum and, through it, the recommendations: α is the
 accuracy/diversity dial.
 
-Serving: ``user_embeddings(items) -> [B, D]`` (the last position) and ``item_embeddings``
-(``[N + 2, D]``, rows 1..N the items); scores are ``u · Eᵀ``, which is what
-``tfbt.evaluation.evaluate_full_ranking`` takes.
+Retrieval (``tfbt.models.retrieval.Retriever``): ``user_embeddings(items) -> [B, D]`` (the last
+position) and ``item_embeddings() -> [N + 2, D]`` (rows 1..N the items); scores are ``u · Eᵀ``,
+which is what ``tfbt.evaluation``, the export and the downstream protocol take.
 """
 
 from __future__ import annotations
@@ -110,15 +110,20 @@ class SequentialRecommender(TfbtModel):
             raise ValueError(f"length_chunks must be >= 0; got {length_chunks}")
         self.length_chunks = int(length_chunks)
 
-    @property
     def item_embeddings(self):
-        """``[N + 2, D]`` item table shared by input and output (row i = item i)."""
+        """``[N + 2, D]`` item table shared by input and output (row i = item i), the
+        encoder's variable."""
         return self.encoder.item_embeddings
+
+    @property
+    def max_len(self) -> int:
+        """The longest input sequence the encoder takes."""
+        return self.encoder.max_len
 
     def user_embeddings(self, items):
         """``items [B, L]`` (left-padded) -> ``[B, D]``, the representation at the last position.
 
-        Scores over the catalogue are ``user_embeddings(items) @ item_embeddings[1:N+1]ᵀ``.
+        Scores over the catalogue are ``user_embeddings(items) @ item_embeddings()[1:N+1]ᵀ``.
         With ``length_chunks >= 1`` the rows are encoded in length-sorted chunks trimmed to
         their longest row (``length_sorted_chunks``): the same vectors, less padding.
         """
@@ -192,7 +197,7 @@ class SequentialRecommender(TfbtModel):
         last = tf.math.l2_normalize(last, axis=-1)
         # A mean over this replica's positions, weighted so that replicas average to the mean
         # over the global batch's positions.
-        ce = self.next_item_loss(x, y, self.item_embeddings, seed) * replica_share(
+        ce = self.next_item_loss(x, y, self.item_embeddings(), seed) * replica_share(
             tf.math.count_nonzero(y))
         values = {"ce": ce, "loss": ce}
         if use_twins:

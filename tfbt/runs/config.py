@@ -14,14 +14,11 @@ from tfbt import cli_types
 from tfbt.data import splits
 from tfbt.data import twin_policies
 from tfbt.losses import BT_FORMS, LAMBDA_PLACEMENTS, LOSSES, SAMPLERS
+from tfbt.losses.names import DEFAULT_BTSR_ALPHA, DEFAULT_LAMBD
 from tfbt.runs import environment
 from tfbt.runs.options import option
 
 MODELS = ("sasrec", "btsr")
-# BT-SR defaults per --bt-form: the authors' ML-1M α (ssl.lmd) and λ (lmd_sem) on their scale
-# (terms divided by D), and on the Zbontar scale the values tuned on Beauty before.
-DEFAULT_BTSR_ALPHA = {"authors": 0.2, "zbontar": 0.02}
-DEFAULT_LAMBD = {"authors": 0.05, "zbontar": 1.0}
 PROTOCOL = ("full ranking over all items, the user's seen items removed, leave-one-out "
             "(valid: second-to-last item, test: last item)")
 TEMPORAL_PROTOCOL = ("full ranking over all items, the user's seen items removed, temporal split "
@@ -67,7 +64,7 @@ class TrainConfig:
                                 help="sampled softmax with --sampler uniform: negatives per step")
     sampler: str = option("uniform", choices=SAMPLERS,
                           help="sampled softmax negatives (in_batch is log-Q corrected)")
-    num_buckets: int | None = option(  # None: the SCE authors' rule (see sce_buckets)
+    num_buckets: int | None = option(  # None: the SCE authors' rule (see models.builders)
         None, type=cli_types.positive_int, shown="",
         help="SCE n_b (default: the SCE authors' rule, about 2 * sqrt(batch * mean training "
              "positions per user))")

@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 
+from tfbt.determinism import set_seed  # noqa: F401  (the run commands seed with it)
+
 STRATEGIES = ("default", "mirrored", "multi-worker")
 # Seconds the workers wait for each other at start-up, and without a peer's heartbeat while
 # training (the environment variables TFBT_CLUSTER_TIMEOUT, TFBT_HEARTBEAT_TIMEOUT override).
@@ -55,24 +57,6 @@ class Cluster:
     @property
     def is_chief(self) -> bool:
         return self.index == 0
-
-
-def set_seed(seed: int, deterministic: bool = True) -> None:
-    """Seeds Python, NumPy and TensorFlow; with ``deterministic`` also makes TF ops repeatable.
-
-    Same seed, same machine (CPU) -> same weights and metrics. Keras silently runs a model
-    without XLA while op determinism is on, so runs that ask for XLA pass
-    ``deterministic=False`` (determinism is process-wide: it is switched off again here).
-    """
-    import keras
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
-
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf_config.disable_op_determinism()
 
 
 def read_cluster(text: str | None = None) -> Cluster:

@@ -93,7 +93,8 @@ def score_run(run: Path, named_rules: dict, betas: Sequence[float]) -> dict:
 
     from tfbt import data
     from tfbt.runs.config import TrainConfig
-    from tfbt.runs.train import build_model, evaluation_dataset, full_ranking
+    from tfbt.evaluation import full_ranking
+    from tfbt.runs.train import build_model, evaluation_dataset
 
     config = TrainConfig(**layout.read_json(run / layout.CONFIG_FILE)).resolved()
     evaluations = stored_evaluations(run, config.monitor)

@@ -1,6 +1,7 @@
 """Named training presets (``tfbt train --preset btsr-ml1m``): settings shipped as JSON files.
 
-Each file in ``tfbt/runs/presets/`` holds ``name``, ``description``, ``source`` (where every value
+Each file in ``tfbt/runs/presets/`` (read by ``tfbt.presets``, which also builds a preset's
+model in Python) holds ``name``, ``description``, ``source`` (where every value
 comes from: the paper's repository and config file, and what is our own assumption) and
 ``settings`` (``TrainConfig`` fields). A preset fills the fields its file names; flags given
 explicitly on the command line override it, and fields it does not name keep their defaults.
@@ -8,32 +9,19 @@ explicitly on the command line override it, and fields it does not name keep the
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-PRESET_DIR = Path(__file__).with_name("presets")
-
-
-def preset_names() -> list[str]:
-    """The shipped presets' names."""
-    return sorted(path.stem for path in PRESET_DIR.glob("*.json"))
+from tfbt import presets
+from tfbt.presets import PRESET_DIR, names as preset_names  # noqa: F401  (callers use them)
 
 
 def load_preset(name: str, fields) -> dict:
     """The ``settings`` of a preset (a shipped name or a JSON file path), checked against
     ``fields`` (the ``TrainConfig`` field names)."""
-    path = Path(name) if name.endswith(".json") else PRESET_DIR / f"{name}.json"
-    if not path.is_file():
-        raise ValueError(f"--preset {name}: no such preset; shipped: {', '.join(preset_names())}"
-                         f" (or give a .json file)")
-    try:
-        settings = json.loads(path.read_text())["settings"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: expected a JSON object with a \"settings\" object ({err})")
+    settings = presets.load(name)
     unknown = sorted(set(settings) - set(fields))
     if unknown or "data" in settings or "output" in settings:
-        raise ValueError(f"{path}: settings {unknown or ['data/output']} are not training "
-                         f"options (known: {', '.join(sorted(set(fields) - {'data', 'output'}))})")
+        raise ValueError(f"{presets.preset_file(name)}: settings {unknown or ['data/output']} "
+                         f"are not training options (known: "
+                         f"{', '.join(sorted(set(fields) - {'data', 'output'}))})")
     return settings
 
 

@@ -22,56 +22,21 @@ import time
 from pathlib import Path
 
 from tfbt import data
-from tfbt.data import splits
-from tfbt.data.catalog import read_catalog
+from tfbt.data.catalog import item_genres
 from tfbt.runs import environment, layout, preflight
 from tfbt.runs.config import TrainConfig
-from tfrecords_builder import schema
 
 # TensorFlow, Keras and the models are imported by the functions that use them, so that
 # importing this module (`tfbt train-dual-encoder` reuses its helpers) stays cheap.
 
 
-def sce_buckets(config: TrainConfig, metadata) -> tuple[int, int]:
-    """SCE's ``(n_b, b_x)``: the config's, or by default ``sce_bucket_size`` of the batch and
-    the dataset's mean training positions per user (mean length less the two held-out items,
-    at most ``max_len``)."""
-    from tfbt.losses.next_item import sce_bucket_size
-
-    positions = min(config.max_len, max(1.0, metadata.num_interactions / metadata.num_users
-                                        - splits.HELD_OUT))
-    default = sce_bucket_size(config.batch_size, positions)
-    return (config.num_buckets or default, config.bucket_size_x or default)
-
-
 def build_model(config: TrainConfig, metadata, item_counts=None):
     """The compiled, built ``SequentialRecommender`` for a resolved ``config`` on the dataset
-    of ``metadata``."""
-    import keras
+    of ``metadata`` (``tfbt.models.builders.sequential_recommender`` with its settings)."""
+    from tfbt.models.builders import SETTINGS, sequential_recommender
 
-    from tfbt.layers.encoders import SASRecEncoder
-    from tfbt.losses.next_item import NextItemLoss
-    from tfbt.models.sequential import SequentialRecommender
-
-    encoder = SASRecEncoder(metadata.vocab_size, config.max_len, hidden_dim=config.hidden_dim,
-                            num_blocks=config.num_blocks, num_heads=config.num_heads,
-                            dropout=config.dropout)
-    num_buckets, bucket_size_x = sce_buckets(config, metadata)
-    loss = NextItemLoss(config.loss, num_items=metadata.num_items,
-                        num_negatives=config.num_negatives, sampler=config.sampler,
-                        num_buckets=num_buckets, bucket_size_x=bucket_size_x,
-                        bucket_size_y=config.bucket_size_y, ce_chunk_rows=config.ce_chunk_rows)
-    model = SequentialRecommender(encoder, loss, alpha=config.alpha, lambd=config.lambd,
-                                  lambda_on=config.lambda_on, seed=config.seed,
-                                  length_chunks=config.length_chunks, bt_form=config.bt_form,
-                                  dropout_pair_weight=config.dropout_pair_weight)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate,
-                                                  beta_2=config.adam_beta2),
-                  jit_compile=config.jit_compile)
-    model.build((None, config.max_len))
-    if item_counts is not None:
-        loss.set_item_counts(item_counts)
-    return model
+    return sequential_recommender(metadata, item_counts=item_counts, **{
+        name: value for name, value in dataclasses.asdict(config).items() if name in SETTINGS})
 
 
 def training_users(config: TrainConfig, metadata):
@@ -89,40 +54,20 @@ def training_users(config: TrainConfig, metadata):
 
 def training_dataset(config: TrainConfig, metadata):
     """Shuffled next-item batches (with twins for BT-SR), seeded by ``config.seed``."""
-    dataset = data.make_dataset(config.data, mode="next_item", batch_size=config.batch_size,
-                                max_len=config.max_len, shuffle=True, seed=config.seed,
-                                drop_remainder=config.jit_compile, metadata=metadata,
-                                temporal=config.temporal_options(),
-                                users=training_users(config, metadata))
-    if config.alpha > 0:
-        from tfbt.data import btsr_pairs
-
-        dataset = btsr_pairs.add_twins(dataset, config.data, max_len=config.max_len,
-                                  seed=config.seed, metadata=metadata, policy=config.twins,
-                                  no_twin=config.no_twin, temporal=config.temporal_options())
-    return dataset
+    return data.next_item_dataset(
+        config.data, batch_size=config.batch_size, max_len=config.max_len,
+        twins=config.twins if config.alpha > 0 else None, no_twin=config.no_twin,
+        seed=config.seed, protocol=config.temporal_options() or config.split,
+        users=training_users(config, metadata), drop_remainder=config.jit_compile,
+        metadata=metadata)
 
 
 def evaluation_dataset(config: TrainConfig, metadata, split: str):
     """Evaluation batches (history, target, seen) of the ``valid`` or ``test`` split."""
-    return data.make_dataset(config.data, mode="eval", split=split,
-                             batch_size=config.eval_batch_size, max_len=config.max_len,
-                             metadata=metadata, temporal=config.temporal_options())
-
-
-def load_item_genres(data_dir, metadata) -> tuple[tuple[str, ...], ...] | None:
-    """Item genres from the dataset's catalogue (entry i = item i), or None without genres."""
-    if not metadata.item_genres:
-        return None
-    return read_catalog(Path(data_dir) / schema.ITEM_INFO_FILE, metadata.num_items).genres
-
-
-def full_ranking(model, dataset, num_items, **kwargs) -> dict:
-    """``evaluate_full_ranking`` of a ``SequentialRecommender`` (scores ``u · Eᵀ``)."""
-    from tfbt.evaluation.ranking import evaluate_full_ranking
-
-    return evaluate_full_ranking(model.user_embeddings, model.item_embeddings, dataset,
-                                 num_items=num_items, **kwargs)
+    return data.evaluation_dataset(config.data, split,
+                                   protocol=config.temporal_options() or config.split,
+                                   max_len=config.max_len, batch_size=config.eval_batch_size,
+                                   metadata=metadata)
 
 
 def train(config: TrainConfig, *, overwrite: bool = False, callbacks=(),
@@ -159,19 +104,16 @@ def _train(config: TrainConfig, *, output: Path, strategy, resume: bool, started
     layout.write_json(output / layout.CONFIG_FILE, dataclasses.asdict(config))
     counts = data.item_counts(config.data, metadata=metadata,
                               temporal=config.temporal_options())
-    genres = load_item_genres(config.data, metadata)
+    genres = item_genres(config.data, metadata)
     with strategy.scope():
         model = build_model(config, metadata, item_counts=counts)
     if config.init_from:
         from tfbt.runs.init_from import initialize_from_pretraining
 
         initialize_from_pretraining(model.encoder, config.init_from, config.data)
+    from tfbt.evaluation import FullRankingEarlyStopping, full_ranking
     from tfbt.runs import workers
-    from tfbt.runs.callbacks import (
-        FullRankingEarlyStopping,
-        run_callbacks,
-        stopped_on_nan,
-    )
+    from tfbt.runs.callbacks import run_callbacks, stopped_on_nan
 
     validation = evaluation_dataset(config, metadata, "valid")
     early_stopping = FullRankingEarlyStopping(

@@ -80,9 +80,9 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
     """Trains, evaluates valid and test by full ranking, writes the run folder; returns the
     results (also in ``output/results.json``)."""
     from tfbt import data
-    from tfbt.baselines import item_embeddings, save_dual_encoder, train_dual_encoder
-    from tfbt.evaluation.ranking import evaluate_full_ranking
-    from tfbt.runs import train as next_item_training
+    from tfbt.baselines import save_dual_encoder, train_dual_encoder
+    from tfbt.data.catalog import item_genres
+    from tfbt.evaluation import full_ranking
     from tfbt.runs.config import PROTOCOL
 
     config = config.checked()
@@ -101,16 +101,15 @@ def train(config: DualEncoderConfig, *, overwrite: bool = False, verbose="auto")
             sampling_correction=config.sampling_correction, verbose=verbose,
             **config.encoder_config())
         train_seconds = time.time() - started
-        evaluation = dict(num_items=metadata.num_items, progress=False,
+        evaluation = dict(progress=False,
                           item_counts=data.item_counts(config.data, metadata=metadata),
-                          item_genres=next_item_training.load_item_genres(config.data, metadata))
-        table = item_embeddings(model)  # [vocab_size, D]
+                          item_genres=item_genres(config.data, metadata))
 
         def ranked(split):
-            batches = data.make_dataset(config.data, mode="eval", split=split,
-                                        batch_size=config.eval_batch_size,
-                                        max_len=config.max_len, metadata=metadata)
-            return evaluate_full_ranking(model.encode, table, batches, **evaluation)
+            batches = data.evaluation_dataset(config.data, split, max_len=config.max_len,
+                                              batch_size=config.eval_batch_size,
+                                              metadata=metadata)
+            return full_ranking(model, batches, metadata.num_items, **evaluation)
 
         results = {
             "config": dataclasses.asdict(config),

@@ -35,12 +35,13 @@ import tensorflow as tf
 import tfbt
 from tfbt import data
 from tfbt.fs import kinds, lock, staging
-from tfbt.models.sequential import SequentialRecommender
+from tfbt.models.retrieval import Retriever
 from tfbt.runs import layout
 from tfbt.serving.check import ExportVerificationError, sample_calls, verify
 from tfbt.serving.format import (
     COUNTS_ASSET,
     DEFAULT_ROOT,
+    KINDS,
     METADATA_ASSET,
     VOCAB_CHECKSUM_KEY,
     vocabulary_checksum,
@@ -56,12 +57,12 @@ from tfrecords_builder import schema
 
 
 def _vocab_size(model) -> int:
-    """Vocabulary size of a SequentialRecommender, a Keras encoder model or a DualEncoder."""
-    if isinstance(model, SequentialRecommender):
-        return int(model.item_embeddings.shape[0])
+    """Vocabulary size of a ``Retriever`` (its item table's rows) or a Keras encoder model (its
+    layers' ``vocab_size``)."""
+    if isinstance(model, Retriever):
+        return int(model.item_embeddings().shape[0])
     sizes = {layer.vocab_size for layer in getattr(model, "layers", [])
              if hasattr(layer, "vocab_size")}
-    sizes |= {model.vocab_size} if hasattr(model, "vocab_size") else set()
     if len(sizes) != 1:
         raise ValueError(f"cannot tell the item vocabulary size of {type(model).__name__}")
     return int(sizes.pop())
@@ -99,10 +100,12 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
     Args:
       source: a run folder (``tfbt train``: ``model.keras``; ``tfbt pretrain``:
         ``encoder.keras``; ``tfbt train-dual-encoder``: ``dual_encoder/``) or an in-memory
-        model: a ``SequentialRecommender``, a Keras encoder model (``items [B, max_len] ->
-        [B, D]``) or a ``tfbt.baselines`` ``DualEncoder``.
+        model: a ``tfbt.models.Retriever`` (``SequentialRecommender``, the ``tfbt.baselines``
+        ``DualEncoder``, an ``ItemTableRetriever``) or a Keras encoder model (``items
+        [B, max_len] -> [B, D]``, no item table: ``encoder`` exports only).
       data_dir: the dataset (default: the run's ``config.json`` ``data``; required in memory).
-      max_len: input width (default: the run's or the model's; required for a DualEncoder).
+      max_len: input width (default: the run's or the model's ``max_len``; required for a
+        DualEncoder).
     """
     config = results = None
     if isinstance(source, (str, os.PathLike)):
@@ -125,23 +128,14 @@ def load_source(source, *, data_dir=None, max_len=None) -> Source:
         if not model.variables:
             raise ValueError(f"{description} has no weights: build and train it first")
 
-    if hasattr(model, "candidate_tower") and hasattr(model, "encode"):  # a TFRS DualEncoder
-        from tfbt.baselines import item_embeddings
-
-        table = tf.Variable(item_embeddings(model), trainable=False, name="item_table")
-
+    if isinstance(model, Retriever):  # SASRec / BT-SR, the dual encoder, an encoder + table
         def user_embeddings(items):  # holds the model: a bound tf.function keeps only a weakref
-            return model.encode(items)
+            return model.user_embeddings(items)
 
-        def item_table():
-            return table
-
-        variables = [*model.query_tower.variables, table]
-    elif isinstance(model, SequentialRecommender):
-        user_embeddings, item_table = model.user_embeddings, (lambda: model.item_embeddings)
-        variables = list(model.encoder.variables)
-        max_len = max_len if max_len is not None else model.encoder.max_len
-    else:
+        model.item_embeddings()  # first: a table built on first use is then among the variables
+        item_table, variables = model.item_embeddings, list(model.variables)
+        max_len = max_len if max_len is not None else getattr(model, "max_len", None)
+    else:  # a Keras encoder model: items -> user vectors, no item table
         def user_embeddings(items):
             return model(items, training=False)
 
@@ -324,3 +318,32 @@ def export_recommender(source, name: str, *, root=DEFAULT_ROOT, version: int | N
     return _export("recommender", source, name, root=root, version=version,
                    overwrite=overwrite, data_dir=data_dir, max_len=max_len, k=k,
                    verify_export=verify_export)
+
+
+def export_model(model, path, *, data_dir, kind: str | None = None, k: int = 10,
+                 max_len: int | None = None, version: int | None = None,
+                 overwrite: bool = False, verify_export: bool = True) -> Export:
+    """Exports an in-memory model for TF Serving, as ``tfbt export`` exports a run folder.
+
+    Args:
+      model: a ``tfbt.models.Retriever`` (SASRec / BT-SR, the dual encoder, an
+        ``ItemTableRetriever``) or a Keras encoder model.
+      path: the model's folder, ``ROOT/NAME`` (the version folder is made inside it).
+      data_dir: the dataset it was trained on (vocabulary, counts, titles).
+      kind: ``"recommender"`` (the default for a ``Retriever``) or ``"encoder"`` (the default,
+        and the only kind, for an encoder without an item table).
+      k, max_len, version, overwrite, verify_export: as ``export_recommender``; the
+        fresh-process check runs unless ``verify_export=False``.
+
+    Returns:
+      An ``Export`` (``path``: ``ROOT/NAME/VERSION``).
+    """
+    if kind is None:
+        kind = "recommender" if isinstance(model, Retriever) else "encoder"
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    path = Path(path)
+    return _export(kind, model, path.name, root=path.parent, version=version,
+                   overwrite=overwrite, data_dir=data_dir, max_len=max_len,
+                   k=k if kind == "recommender" else None, verify_export=verify_export)
+

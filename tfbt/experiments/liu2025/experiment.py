@@ -94,17 +94,18 @@ def dual_encoder_arrays(config: ExperimentConfig, tasks: dict, seed: int) -> dic
             if all(key in cached for key in needed):
                 return {key: cached[key] for key in cached.files}
     # Imported here: the baseline loads TensorFlow Recommenders and tf-keras.
-    from tfbt.baselines import item_embeddings, query_embeddings, train_dual_encoder
+    from tfbt.baselines import train_dual_encoder
+    from tfbt.models.retrieval import user_vectors
 
     print(f"training the dual encoder, seed {seed}", flush=True)
     model = train_dual_encoder(config.data, max_len=config.max_len, epochs=config.dual_epochs,
                                batch_size=config.dual_batch_size,
                                learning_rate=config.dual_learning_rate, seed=seed, verbose=2,
                                **config.encoder_args)
-    arrays = {"item_embeddings": item_embeddings(model)}
+    arrays = {"item_embeddings": np.asarray(model.item_embeddings())}
     for name, task in tasks.items():
         for role in ROLES:
-            arrays[f"{name}/{role}"] = query_embeddings(model, getattr(task, role).items)
+            arrays[f"{name}/{role}"] = user_vectors(model, getattr(task, role).items)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
