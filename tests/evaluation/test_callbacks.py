@@ -56,9 +56,16 @@ def test_best_weights_come_back_and_the_state_is_kept(synthetic_data, tmp_path, 
     if with_state_dir:
         state = json.loads((tmp_path / FullRankingEarlyStopping.STATE_FILE).read_text())
         assert state["best_epoch"] == best + 1 and len(state["evaluations"]) == len(curve)
-        resumed = FullRankingEarlyStopping(valid, num_items=metadata.num_items,
-                                           state_dir=tmp_path, resume=True)
+        resumed = FullRankingEarlyStopping(valid, num_items=metadata.num_items, patience=2,
+                                           monitor="MRR", state_dir=tmp_path, resume=True,
+                                           verbose=False)
         resumed.on_train_begin()
         assert resumed.state == state
+        # Killed after the last validation was stored but before the backup saved its epoch:
+        # the epoch runs again on resume and its validation replaces the stored one.
+        resumed.set_model(model)
+        epochs = [e["epoch"] for e in state["evaluations"]]
+        resumed.on_epoch_end(epochs[-1] - 1)
+        assert [e["epoch"] for e in resumed.state["evaluations"]] == epochs
     with pytest.raises(ValueError, match="state_dir"):
         FullRankingEarlyStopping(valid, num_items=metadata.num_items, resume=True)

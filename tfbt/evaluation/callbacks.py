@@ -84,19 +84,30 @@ class FullRankingEarlyStopping(keras.callbacks.Callback):
         state_path = self.state_dir / self.STATE_FILE
         if self.resume and state_path.is_file():
             self.state = json.loads(state_path.read_text())
-            for evaluation in self.state["evaluations"]:  # the same decisions again
-                ranks = np.load(self._ranks_path(evaluation["epoch"]))
-                self.selector.add(selection.Evaluation(
-                    evaluation["epoch"], evaluation, selection.user_gains(ranks, self.monitor)))
+            self._replay(self.state["evaluations"])
         else:  # a fresh run: forget what an earlier run in the same folder left
             for folder in (self.CHECKPOINTS_DIR, self.RANKS_DIR):
                 shutil.rmtree(self.state_dir / folder, ignore_errors=True)
             (self.state_dir / self.LEGACY_WEIGHTS_FILE).unlink(missing_ok=True)
 
+    def _replay(self, evaluations: list) -> None:
+        """Makes the same decisions again for stored validations (a resumed run)."""
+        self.selector = selection.Selector(self.rule)
+        for evaluation in evaluations:
+            ranks = np.load(self._ranks_path(evaluation["epoch"]))
+            self.selector.add(selection.Evaluation(
+                evaluation["epoch"], evaluation, selection.user_gains(ranks, self.monitor)))
+
     def on_epoch_end(self, epoch, logs=None):
         self.state["epochs"] = epoch + 1
         if (epoch + 1) % self.every:
             return
+        evaluations = self.state["evaluations"]
+        if evaluations and evaluations[-1]["epoch"] >= epoch + 1:
+            # Killed after this validation was stored but before BackupAndRestore saved the
+            # epoch: the epoch ran again, so its validation (and any later one) is redone.
+            self.state["evaluations"] = [e for e in evaluations if e["epoch"] < epoch + 1]
+            self._replay(self.state["evaluations"])
         results = full_ranking(self.model, self.dataset, self.num_items, progress=False,
                                item_counts=self.item_counts, return_ranks=True)
         if self.monitor not in results:
