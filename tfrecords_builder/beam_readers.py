@@ -147,15 +147,9 @@ def _sequence_lines(indexed_file: tuple[int, str],
     index, path = indexed_file
     row = index << FILE_SHIFT
     for number, line in _lines(path, encoding):
-        if "\x00" in line:
-            raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
-                              f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
-        tokens = line.split()
+        tokens = readers.sequence_tokens(path, number, line)
         if not tokens:
             continue
-        if len(tokens) < 2:
-            raise ReaderError(f"{path} line {number}: expected a user id followed by at least "
-                              f"one item id, got 1 field")
         yield tokens[0], (row, path, number, tokens[1:])
         row += len(tokens) - 1
 

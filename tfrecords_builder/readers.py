@@ -536,6 +536,18 @@ def read_movielens_20m(path: str | Path) -> RawDataset:
 # Generic formats.
 
 
+def sequence_tokens(path, number: int, line: str) -> list[str]:
+    """A ``sequence-text`` line's ids (user first; ``[]`` for a blank line), or a
+    ``ReaderError`` naming the line when it has a NUL byte or no item."""
+    if "\x00" in line:
+        raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
+                          f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
+    tokens = line.split()
+    if len(tokens) == 1:
+        raise ReaderError(f"{path} line {number}: expected a user id followed by at least one "
+                          f"item id, got 1 field")
+    return tokens
+
 def read_sequence_text(path: str | Path, encoding: str = "utf-8",
                        header: bool = False) -> RawDataset:
     """One line per user, ``user item item ...`` in chronological order (Beauty.txt), in
@@ -554,15 +566,9 @@ def read_sequence_text(path: str | Path, encoding: str = "utf-8",
         if skip and line.strip():
             skip = False
             continue
-        if "\x00" in line:
-            raise ReaderError(f"{path} line {number}: contains a NUL byte (at character "
-                              f"{line.index(chr(0)) + 1}); expected whitespace-separated ids")
-        tokens = line.split()
+        tokens = sequence_tokens(path, number, line)
         if not tokens:
             continue
-        if len(tokens) < 2:
-            raise ReaderError(f"{path} line {number}: expected a user id followed by at least one "
-                              f"item id, got {len(tokens)} field")
         if tokens[0] in first_line:
             raise ReaderError(f"{path} line {number}: user {quote(tokens[0])} already has a sequence on "
                               f"line {first_line[tokens[0]]}; expected one line per user")
