@@ -40,7 +40,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from tfrecords_builder import readers
-from tfrecords_builder.raw import RawDataset
+from tfrecords_builder.raw import RawDataset, quote
 from tfrecords_builder.readers import ReaderError
 
 FORMATS = ("table", "yelp", "pair-text", "sequence-text")
@@ -112,8 +112,9 @@ def _open(path: str, compressed: bool = True):
                             else CompressionTypes.UNCOMPRESSED)
 
 
-def _lines(path: str, encoding: str) -> Iterator[tuple[int, str]]:
-    """(1-based number, text without line break) of every line; a bad byte names its line."""
+def _lines(path: str, encoding: str, header: bool = False) -> Iterator[tuple[int, str]]:
+    """(1-based number, text without line break) of every line; a bad byte names its line.
+    With ``header`` each file's first non-blank line is skipped (as the local reader does)."""
     with _open(path) as f:
         for number, raw in enumerate(f, 1):
             try:
@@ -123,6 +124,9 @@ def _lines(path: str, encoding: str) -> Iterator[tuple[int, str]]:
                                   f"file's encoding (tfbt build --encoding)") from None
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
+            if header and line.strip():
+                header = False
+                continue
             yield number, line.rstrip("\r\n")
 
 
@@ -130,8 +134,8 @@ def _lines(path: str, encoding: str) -> Iterator[tuple[int, str]]:
 # Whitespace text.
 
 
-def _pair_rows(path: str, encoding: str) -> Iterator[tuple]:
-    for number, line in _lines(path, encoding):
+def _pair_rows(path: str, encoding: str, header: bool) -> Iterator[tuple]:
+    for number, line in _lines(path, encoding, header):
         fields = line.split()
         if not fields:
             continue
@@ -141,12 +145,12 @@ def _pair_rows(path: str, encoding: str) -> Iterator[tuple]:
         yield fields[0], fields[1], None, math.nan
 
 
-def _sequence_lines(indexed_file: tuple[int, str],
-                    encoding: str) -> Iterator[tuple[str, tuple]]:
+def _sequence_lines(indexed_file: tuple[int, str], encoding: str,
+                    header: bool) -> Iterator[tuple[str, tuple]]:
     """(file index, path) -> (user, (position of its first row, path, line, items))."""
     index, path = indexed_file
     row = index << FILE_SHIFT
-    for number, line in _lines(path, encoding):
+    for number, line in _lines(path, encoding, header):
         tokens = readers.sequence_tokens(path, number, line)
         if not tokens:
             continue
@@ -160,19 +164,19 @@ def _sequence_rows(group) -> Iterator[tuple]:
     lines = sorted(lines, key=lambda line: line[0])
     if len(lines) > 1:
         _, path, number, _ = lines[1]
-        raise ReaderError(f"{path} line {number}: user {user!r} already has a sequence on "
+        raise ReaderError(f"{path} line {number}: user {quote(user)} already has a sequence on "
                           f"line {lines[0][2]} of {lines[0][1]}; expected one line per user")
     start, _, _, items = lines[0]
     for k, item in enumerate(items):
         yield start + k, user, item, k, math.nan
 
 
-def _sequence_source(files: list[str], encoding: str):
+def _sequence_source(files: list[str], encoding: str, header: bool):
     def rows(pipeline):
         return (pipeline
                 | "Files" >> beam.Create(list(enumerate(files)))
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "Lines" >> beam.FlatMap(_sequence_lines, encoding)
+                | "Lines" >> beam.FlatMap(_sequence_lines, encoding, header)
                 | "ByUser" >> beam.GroupByKey()
                 | "Rows" >> beam.FlatMap(_sequence_rows))
     return rows
@@ -379,6 +383,7 @@ def beam_source(fmt: str, pattern: str, **options) -> BeamSource:
     readers.check_reader_options(fmt, options)
     files = match_files(str(pattern))
     encoding = options.get("encoding", "utf-8")
+    header = bool(options.get("header"))  # sequence-text, pair-text: skip each file's first line
     has_times, has_ratings = True, True
     if fmt == "table":
         columns = _Columns(options.get("user_col", "user_id"), options.get("item_col", "item_id"),
@@ -387,10 +392,10 @@ def beam_source(fmt: str, pattern: str, **options) -> BeamSource:
                                                            encoding))
         has_times, has_ratings = columns.time is not None, columns.rating is not None
     elif fmt == "pair-text":
-        rows = _read_files(files, lambda path: _pair_rows(path, encoding))
+        rows = _read_files(files, lambda path: _pair_rows(path, encoding, header))
         has_times = has_ratings = False
     elif fmt == "sequence-text":
-        rows = _sequence_source(files, encoding)
+        rows = _sequence_source(files, encoding, header)
         has_times = has_ratings = False
     else:
         rows = _read_files(files, _yelp_rows)

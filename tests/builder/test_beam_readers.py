@@ -198,3 +198,14 @@ def test_cli_on_the_direct_runner_with_two_worker_processes(tmp_path, capsys):
     (tmp_path / "beam" / "metadata.json").unlink()
     (tmp_path / "local" / "metadata.json").unlink()
     assert_same_folders(tmp_path / "local", tmp_path / "beam")
+
+
+@pytest.mark.parametrize("fmt", ["pair-text", "sequence-text"])
+def test_header_is_skipped_as_the_local_reader_skips_it(tmp_path, fmt):
+    path, _ = write_source(tmp_path, fmt, random_log(2))
+    path.write_text("user items\n" + path.read_text())
+    local = build(readers.read_source(fmt, path, header=True), tmp_path / "local", OPTIONS,
+                  progress=False)
+    beam = run_beam_build(beam_source(fmt, path, header=True), tmp_path / "beam", OPTIONS)
+    assert beam == local
+    assert_same_folders(tmp_path / "local", tmp_path / "beam")
