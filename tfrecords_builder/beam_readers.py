@@ -24,7 +24,6 @@ import csv
 import dataclasses
 import io
 import itertools
-import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -350,20 +349,10 @@ def _yelp_batch(path: str, batch: list[tuple[int, str]]) -> Iterator[tuple]:
 
 
 def _locate_json_error(path: str, batch: list[tuple[int, str]], err: Exception) -> ReaderError:
-    for number, line in batch:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as bad:
-            return ReaderError(f"{path} line {number}: not valid JSON ({bad.msg})")
-        if not isinstance(record, dict):
-            return ReaderError(f"{path} line {number}: expected a JSON object")
-        for field in readers._REVIEW_SCHEMA:
-            value = record.get(field.name)
-            text = pa.types.is_string(field.type)
-            if value is not None and not isinstance(value, str if text else (int, float)):
-                return ReaderError(f"{path} line {number}: expected {field.name} to be "
-                                   f"{'text' if text else 'a number'}, got {value!r}")
-    return ReaderError(f"{path}: could not be parsed as JSON lines: {err}")
+    errors = (readers.json_line_error(path, number, line, readers._REVIEW_SCHEMA)
+              for number, line in batch)
+    return next((e for e in errors if e is not None),
+                ReaderError(f"{path}: could not be parsed as JSON lines: {err}"))
 
 
 # --------------------------------------------------------------------------------------------

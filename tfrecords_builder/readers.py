@@ -713,22 +713,26 @@ def _json_error(path: Path, row: int, message: str) -> ReaderError:
     return ReaderError(f"{path} line {line}: {message}")
 
 
+def json_line_error(path, number: int, line: str, schema: pa.Schema) -> ReaderError | None:
+    """What is wrong with JSON line ``number`` against ``schema`` (None: nothing)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as bad:
+        return ReaderError(f"{path} line {number}: not valid JSON ({bad.msg})")
+    if not isinstance(record, dict):
+        return ReaderError(f"{path} line {number}: expected a JSON object")
+    for field in schema:
+        value, text = record.get(field.name), pa.types.is_string(field.type)
+        if value is not None and not isinstance(value, str if text else (int, float)):
+            return ReaderError(f"{path} line {number}: expected {field.name} to be "
+                               f"{'text' if text else 'a number'}, got {quote(value)}")
+    return None
+
+
 def _locate_json_error(path: Path, schema: pa.Schema, err: Exception) -> ReaderError:
-    expected = {field.name: (str if pa.types.is_string(field.type) else (int, float))
-                for field in schema}
-    for number, line in _json_lines(path):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as bad:
-            return ReaderError(f"{path} line {number}: not valid JSON ({bad.msg})")
-        if not isinstance(record, dict):
-            return ReaderError(f"{path} line {number}: expected a JSON object")
-        for name, types in expected.items():
-            value = record.get(name)
-            if value is not None and not isinstance(value, types):
-                return ReaderError(f"{path} line {number}: expected {name} to be "
-                                   f"{'text' if types is str else 'a number'}, got {quote(value)}")
-    return ReaderError(f"{path}: could not be parsed as JSON lines: {err}")
+    errors = (json_line_error(path, number, line, schema) for number, line in _json_lines(path))
+    return next((e for e in errors if e is not None),
+                ReaderError(f"{path}: could not be parsed as JSON lines: {err}"))
 
 
 def read_yelp(path: str | Path, business_path: Path | str | None = None) -> RawDataset:
