@@ -11,7 +11,9 @@
 # 98% / 90% of SASRec's under today's rule) and report them on test.
 # Usage: scripts/accuracy_diversity_frontier.sh DATASET_DIR OUTPUT_DIR
 # Environment: ALPHAS (0,0.2), SEEDS (0,1,2), EPOCHS (60), TRAIN_TOLERANCE (0.15),
-#   BETAS (the frontier's beta grid), EXTRA (more sweep-alpha flags, e.g. --split temporal).
+#   BETAS (the frontier's beta grid), EXTRA (more sweep-alpha flags, e.g. --split temporal),
+#   OVERWRITE (non-empty: replace a finished OUTPUT/frontier, e.g. after adding seeds).
+# Started again, finished runs are reused and an interrupted frontier resumes.
 set -euo pipefail
 data=$1
 output=$2
@@ -26,4 +28,4 @@ tfbt sweep-alpha --data "$data" --output "$output/runs" --alphas "$alphas" --see
   --selection-tolerance "${TRAIN_TOLERANCE:-0.15}" --keep-checkpoints all \
   ${extra[@]+"${extra[@]}"}
 tfbt frontier --runs "$output"/runs/seed_*/alpha_* --output "$output/frontier" \
-  ${BETAS:+--betas "$BETAS"}
+  ${BETAS:+--betas "$BETAS"} ${OVERWRITE:+--overwrite}

@@ -1,8 +1,10 @@
 """`tfbt frontier`: levers, fronts and validation-chosen operating points on tiny runs."""
 
 import argparse
+import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 import tfbt  # noqa: F401  (before TensorFlow)
@@ -87,3 +89,82 @@ def test_frontier_on_tiny_runs_writes_json_and_png(synthetic_data, tmp_path, cap
                               str(tmp_path / "g")])
     assert frontier.run(args) == 2
     assert "not a `tfbt train` run folder" in capsys.readouterr().err
+
+
+def fake_run(folder, alpha, seed, data):
+    """A `tfbt train` folder as `--keep-checkpoints all` leaves it (epochs 1-3), with empty
+    checkpoint files: enough for the rule replay; scoring is faked by the caller."""
+    folder.mkdir(parents=True)
+    cfg = train.TrainConfig(data=str(data), output=str(folder), alpha=alpha, seed=seed,
+                            model="btsr" if alpha else "sasrec", **SMALL)
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    evaluations = [{"epoch": e, "NDCG@10": 0.1 - 0.01 * (e == 3), "coverage@10": 0.1 * e,
+                    "long_tail@10": 0.1 * e} for e in (1, 2, 3)]
+    (folder / "validation.json").write_text(json.dumps({"evaluations": evaluations}))
+    for sub in ("validation_ranks", "checkpoints"):
+        (folder / sub).mkdir()
+    for e in (1, 2, 3):
+        np.save(folder / "validation_ranks" / f"epoch_{e}.npy", np.array([1, 2, 50, 3]))
+        (folder / "checkpoints" / f"epoch_{e}.weights.h5").write_bytes(b"")
+    return folder
+
+
+def fake_score_run(calls, interrupt_at=None):
+    def score_run(run, chosen, betas):
+        calls.append(str(run))
+        if len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        points = {f"{c['epoch']}/{b:g}": {split: {"NDCG@10": 0.1 - 0.02 * b,
+                                                  "coverage@10": 0.1 * c["epoch"] + b,
+                                                  "long_tail@10": 0.5, "popularity@10": 0.8}
+                                          for split in ("valid", "test")}
+                  for c in chosen.values() for b in betas}
+        alpha = 0.2 if "alpha_0.2" in str(run) else 0.0
+        return {"run": str(run), "alpha": alpha, "seed": 0, "rules": chosen, "points": points}
+    return score_run
+
+
+def test_an_interrupted_frontier_resumes_and_a_finished_one_is_kept(tmp_path, monkeypatch,
+                                                                      capsys):
+    runs = [str(fake_run(tmp_path / f"alpha_{a:g}", a, 0, tmp_path / "data")) for a in (0, 0.2)]
+    out = tmp_path / "f"
+    calls = []
+    monkeypatch.setattr(frontier, "score_run", fake_score_run(calls, interrupt_at=2))
+    with pytest.raises(KeyboardInterrupt):
+        frontier.frontier(runs, out, betas=[0.5])
+    assert not (out / frontier.FRONTIER_FILE).exists()
+    assert (out / "backup" / "run_0.json").is_file()
+    # Other arguments do not resume it: the run it started is named, nothing is replaced.
+    with pytest.raises(ValueError, match="betas"):
+        frontier.frontier(runs, out, betas=[0.3])
+    monkeypatch.setattr(frontier, "score_run", fake_score_run(calls))
+    result = frontier.frontier(runs, out, betas=[0.5])
+    assert calls == [runs[0], runs[1], runs[1]]  # run 0 was scored once
+    assert "scored before the interruption" in capsys.readouterr().out
+    assert not (out / "backup").exists()
+    assert json.loads((out / frontier.FRONTIER_FILE).read_text())["betas"] == result["betas"]
+    finished = (out / frontier.FRONTIER_FILE).read_bytes()
+    with pytest.raises(ValueError, match="finished run"):
+        frontier.frontier(runs, out, betas=[0.5])
+    assert (out / frontier.FRONTIER_FILE).read_bytes() == finished
+    frontier.frontier(runs, out, betas=[0.5, 1.0], overwrite=True)
+    assert json.loads((out / frontier.FRONTIER_FILE).read_text())["betas"] == [0.0, 0.5, 1.0]
+
+
+def test_frontier_refuses_to_write_into_a_training_run(tmp_path, monkeypatch):
+    runs = [str(fake_run(tmp_path / f"alpha_{a:g}", a, 0, tmp_path / "data")) for a in (0, 0.2)]
+    monkeypatch.setattr(frontier, "score_run", fake_score_run([]))
+    before = sorted(p.name for p in (tmp_path / "alpha_0").iterdir())
+    with pytest.raises(ValueError, match="made by `tfbt train`"):
+        frontier.frontier(runs, runs[0], betas=[0.5], overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "alpha_0").iterdir()) == before
+
+
+def test_a_missing_checkpoint_is_named_before_any_run_is_scored(tmp_path, monkeypatch):
+    runs = [str(fake_run(tmp_path / f"alpha_{a:g}", a, 0, tmp_path / "data")) for a in (0, 0.2)]
+    (tmp_path / "alpha_0.2" / "checkpoints" / "epoch_3.weights.h5").unlink()
+    calls = []
+    monkeypatch.setattr(frontier, "score_run", fake_score_run(calls))
+    with pytest.raises(ValueError, match=r"alpha_0.2: no checkpoint of epochs \[3\]"):
+        frontier.frontier(runs, tmp_path / "f", betas=[0.5])
+    assert calls == [] and not (tmp_path / "f").exists()

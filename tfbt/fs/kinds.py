@@ -24,11 +24,13 @@ KINDS = {
     "train-dual-encoder": "a dual-encoder run",
     "sweep-alpha": "an alpha sweep",
     "experiment liu2025": "a liu2025 experiment",
+    "frontier": "an accuracy/diversity frontier",
 }
 # Files that tell an unmarked run folder's command (first match wins).
 _RUN_FILES = (("encoder.keras", "pretrain"), ("model.keras", "train"),
               ("sweep.json", "sweep-alpha"), ("results.md", "experiment liu2025"),
-              ("dual_encoder/weights.index", "train-dual-encoder"))
+              ("dual_encoder/weights.index", "train-dual-encoder"),
+              ("frontier.json", "frontier"))
 # config.json keys that only one command's config has.
 _CONFIG_KEYS = (("augment", "pretrain"), ("pairing", "train-dual-encoder"),
                 ("fractions", "experiment liu2025"), ("loss", "train"))

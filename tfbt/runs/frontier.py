@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -84,19 +85,13 @@ def checkpoint(run: Path, epoch: int) -> Path:
     return run / layout.CHECKPOINTS_DIR / f"epoch_{epoch}.weights.h5"
 
 
-def score_run(run: Path, named_rules: dict, betas: Sequence[float]) -> dict:
-    """Replays every rule on ``run`` and evaluates each chosen epoch under each β.
-
-    Returns ``{"run", "alpha", "seed", "rules": {name: {"epoch", "stopped", "cut"}},
-    "points": {f"{epoch}/{beta:g}": {"valid": {...}, "test": {...}}}}``."""
+def replay_rules(run: Path, named_rules: dict) -> dict:
+    """The epoch each rule keeps on ``run``'s stored validations: ``{name: {"epoch",
+    "stopped", "cut"}}``. Raises ``ValueError`` when a chosen epoch has no checkpoint."""
     from tfbt.evaluation import selection
-
-    from tfbt import data
     from tfbt.runs.config import TrainConfig
-    from tfbt.evaluation import full_ranking
-    from tfbt.runs.train import build_model, evaluation_dataset
 
-    config = TrainConfig(**layout.read_json(run / layout.CONFIG_FILE)).resolved()
+    config = TrainConfig(**layout.read_json(run / layout.CONFIG_FILE))
     evaluations = stored_evaluations(run, config.monitor)
     chosen = {}
     for name, rule in named_rules.items():
@@ -109,6 +104,21 @@ def score_run(run: Path, named_rules: dict, betas: Sequence[float]) -> dict:
     if missing:
         raise ValueError(f"{run}: no checkpoint of epochs {missing}; train with "
                          f"--keep-checkpoints all")
+    return chosen
+
+
+def score_run(run: Path, chosen: dict, betas: Sequence[float]) -> dict:
+    """Evaluates each epoch in ``chosen`` (``replay_rules``) under each β on validation and
+    test.
+
+    Returns ``{"run", "alpha", "seed", "rules": chosen, "points": {f"{epoch}/{beta:g}":
+    {"valid": {...}, "test": {...}}}}``."""
+    from tfbt import data
+    from tfbt.evaluation import full_ranking
+    from tfbt.runs.config import TrainConfig
+    from tfbt.runs.train import build_model, evaluation_dataset
+
+    config = TrainConfig(**layout.read_json(run / layout.CONFIG_FILE)).resolved()
     metadata = data.load_metadata(config.data)
     counts = data.item_counts(config.data, metadata=metadata, temporal=config.temporal_options())
     model = build_model(config, metadata)
@@ -252,9 +262,14 @@ def plot(configs: Sequence[dict], summary: dict, path: Path) -> None:
 def frontier(runs: Sequence[str | Path], output: str | Path, *,
              betas: Sequence[float] = DEFAULT_BETAS,
              tolerances: Sequence[float] = DEFAULT_TOLERANCES,
-             shares: Sequence[float] = DEFAULT_SHARES) -> dict:
+             shares: Sequence[float] = DEFAULT_SHARES, overwrite: bool = False) -> dict:
     """Scores ``runs`` (``tfbt train`` folders trained with ``--keep-checkpoints all``) and
-    writes ``output/frontier.json`` and ``output/frontier.png``; returns the JSON."""
+    writes ``output/frontier.json``, ``frontier.md`` and ``frontier.png``; returns the JSON.
+
+    ``output`` is a run folder (``layout.run_folder``): a finished frontier is replaced only
+    with ``overwrite``; each run's scores are kept in ``output/backup/`` until the frontier is
+    written, so an interrupted call started again with the same arguments scores only the runs
+    it had not finished."""
     from tfbt.runs.config import TrainConfig
 
     runs = [Path(r) for r in runs]
@@ -266,19 +281,41 @@ def frontier(runs: Sequence[str | Path], output: str | Path, *,
         raise ValueError(f"the runs were trained with different patience {sorted(patience)}")
     named = rules(patience.pop(), tolerances)
     betas = sorted({float(b) for b in betas} | {0.0})
-    scored = []
-    for run in runs:
-        print(f"frontier: scoring {run}", flush=True)
-        scored.append(score_run(run, named, betas))
-    configs = configurations(scored, betas)
-    result = {"rules": {name: rule.describe() for name, rule in named.items()},
-              "betas": betas, "shares": list(shares), "runs": scored,
-              "configurations": configs, **summarize(configs, shares)}
+    chosen = [replay_rules(run, named) for run in runs]  # every run's problems before scoring
+    settings = {"runs": [str(run.resolve()) for run in runs], "betas": betas,
+                "tolerances": sorted(float(t) for t in tolerances),
+                "shares": [float(s) for s in shares], "output": str(output)}
     output = Path(output)
-    layout.write_json(output / FRONTIER_FILE, result)
-    (output / TABLE_FILE).write_text(markdown(result))
-    plot(configs, result, output / PLOT_FILE)
+    with layout.run_folder(output, settings, finished=(FRONTIER_FILE,), overwrite=overwrite,
+                           command="frontier"):
+        layout.write_json(output / layout.CONFIG_FILE, settings)
+        scored = [_scored_once(run, epochs, betas, output / layout.BACKUP_DIR / f"run_{i}.json",
+                               f"{i + 1}/{len(runs)}")
+                  for i, (run, epochs) in enumerate(zip(runs, chosen))]
+        configs = configurations(scored, betas)
+        result = {"rules": {name: rule.describe() for name, rule in named.items()},
+                  "betas": betas, "shares": list(shares), "runs": scored,
+                  "configurations": configs, **summarize(configs, shares)}
+        (output / TABLE_FILE).write_text(markdown(result))
+        plot(configs, result, output / PLOT_FILE)
+        layout.write_json(output / FRONTIER_FILE, result)  # last: it marks the frontier finished
+        shutil.rmtree(output / layout.BACKUP_DIR)
     return result
+
+
+def _scored_once(run: Path, chosen: dict, betas: Sequence[float], saved: Path,
+                 position: str) -> dict:
+    """``score_run``, or its result saved in ``saved`` by an interrupted call."""
+    scored = layout.read_json(saved)
+    if scored is not None:
+        print(f"frontier: {position} {run}: scored before the interruption", flush=True)
+        return scored
+    epochs = sorted({c["epoch"] for c in chosen.values()})
+    print(f"frontier: {position} scoring {run}: epochs {epochs} x {len(betas)} betas",
+          flush=True)
+    scored = score_run(run, chosen, betas)
+    layout.write_json(saved, scored)
+    return scored
 
 
 def _no_run(run: Path):
@@ -293,7 +330,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", nargs="+", required=True, metavar="RUN",
                         help="`tfbt train` run folders trained with --keep-checkpoints all "
                         "(alpha 0 among them: the baseline), e.g. SWEEP/seed_*/alpha_*")
-    parser.add_argument("--output", required=True, help="folder for frontier.json/.png")
+    parser.add_argument("--output", required=True,
+                        help="folder for frontier.json/.md/.png; an interrupted call started "
+                        "again with the same arguments resumes; a finished one is refused "
+                        "unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished frontier in --output")
     parser.add_argument("--betas", type=_floats, default=list(DEFAULT_BETAS),
                         help="popularity penalties to try (0 is always included)")
     parser.add_argument("--tolerances", type=_floats, default=list(DEFAULT_TOLERANCES),
@@ -347,7 +389,8 @@ def markdown(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = frontier(args.runs, args.output, betas=args.betas, tolerances=args.tolerances)
+        result = frontier(args.runs, args.output, betas=args.betas, tolerances=args.tolerances,
+                          overwrite=args.overwrite)
     except (ValueError, FileNotFoundError) as err:
         print(f"tfbt frontier: error: {err}", file=sys.stderr)
         return 2
