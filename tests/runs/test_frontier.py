@@ -98,6 +98,7 @@ def fake_run(folder, alpha, seed, data):
     cfg = train.TrainConfig(data=str(data), output=str(folder), alpha=alpha, seed=seed,
                             model="btsr" if alpha else "sasrec", **SMALL)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    (folder / "results.json").write_text("{}")
     evaluations = [{"epoch": e, "NDCG@10": 0.1 - 0.01 * (e == 3), "coverage@10": 0.1 * e,
                     "long_tail@10": 0.1 * e} for e in (1, 2, 3)]
     (folder / "validation.json").write_text(json.dumps({"evaluations": evaluations}))
@@ -166,5 +167,15 @@ def test_a_missing_checkpoint_is_named_before_any_run_is_scored(tmp_path, monkey
     calls = []
     monkeypatch.setattr(frontier, "score_run", fake_score_run(calls))
     with pytest.raises(ValueError, match=r"alpha_0.2: no checkpoint of epochs \[3\]"):
+        frontier.frontier(runs, tmp_path / "f", betas=[0.5])
+    assert calls == [] and not (tmp_path / "f").exists()
+
+
+def test_an_unfinished_run_is_refused_before_any_run_is_scored(tmp_path, monkeypatch):
+    runs = [str(fake_run(tmp_path / f"alpha_{a:g}", a, 0, tmp_path / "data")) for a in (0, 0.2)]
+    (tmp_path / "alpha_0.2" / "results.json").unlink()  # still training
+    calls = []
+    monkeypatch.setattr(frontier, "score_run", fake_score_run(calls))
+    with pytest.raises(ValueError, match=r"alpha_0.2: an unfinished run \(no results.json"):
         frontier.frontier(runs, tmp_path / "f", betas=[0.5])
     assert calls == [] and not (tmp_path / "f").exists()

@@ -275,8 +275,7 @@ def frontier(runs: Sequence[str | Path], output: str | Path, *,
     runs = [Path(r) for r in runs]
     if not runs:
         raise ValueError("no runs given")
-    patience = {TrainConfig(**(layout.read_json(r / layout.CONFIG_FILE) or _no_run(r))).patience
-                for r in runs}
+    patience = {TrainConfig(**_finished_run_config(r)).patience for r in runs}
     if len(patience) != 1:
         raise ValueError(f"the runs were trained with different patience {sorted(patience)}")
     named = rules(patience.pop(), tolerances)
@@ -318,8 +317,16 @@ def _scored_once(run: Path, chosen: dict, betas: Sequence[float], saved: Path,
     return scored
 
 
-def _no_run(run: Path):
-    raise ValueError(f"{run}: not a `tfbt train` run folder (no {layout.CONFIG_FILE})")
+def _finished_run_config(run: Path) -> dict:
+    """The config of a finished ``tfbt train`` run; an unfinished run (still training, or
+    interrupted) is refused: its validations and checkpoints are still growing."""
+    config = layout.read_json(run / layout.CONFIG_FILE)
+    if config is None:
+        raise ValueError(f"{run}: not a `tfbt train` run folder (no {layout.CONFIG_FILE})")
+    if not (run / layout.RESULTS_FILE).is_file():
+        raise ValueError(f"{run}: an unfinished run (no {layout.RESULTS_FILE}: still training, "
+                         f"or interrupted); finish it with the same `tfbt train` command first")
+    return config
 
 
 def _floats(text: str) -> list[float]:
